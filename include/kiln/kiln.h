@@ -1,0 +1,22 @@
+// Umbrella header for users of kiln. kiln's own code includes what it uses.
+#pragma once
+
+#include "kiln/autograd/engine.h"
+#include "kiln/autograd/grad_mode.h"
+#include "kiln/autograd/node.h"
+#include "kiln/core/context.h"
+#include "kiln/core/error.h"
+#include "kiln/ops/binary.h"
+#include "kiln/ops/cast.h"
+#include "kiln/ops/inplace.h"
+#include "kiln/ops/linalg.h"
+#include "kiln/ops/nn.h"
+#include "kiln/ops/random.h"
+#include "kiln/ops/reduce.h"
+#include "kiln/ops/registry.h"
+#include "kiln/ops/shape.h"
+#include "kiln/ops/unary.h"
+#include "kiln/tensor/dtype.h"
+#include "kiln/tensor/generator.h"
+#include "kiln/tensor/shape.h"
+#include "kiln/tensor/tensor.h"

@@ -1,0 +1,88 @@
+// Neural-network ops. Images are channels-last everywhere: activations are
+// (N, H, W, C) and convolution weights are (KH, KW, C_in / groups, C_out),
+// "HWIO" as in JAX, so the output-unit axis of every weight is its last.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "kiln/tensor/generator.h"
+#include "kiln/tensor/tensor.h"
+
+namespace kiln {
+
+// Explicit padding, or TensorFlow's SAME / VALID rules. SAME pads
+// total = max((ceil(in / stride) - 1) * stride + (k - 1) * dilation + 1 - in, 0)
+// with total / 2 before and the rest after (asymmetric for even totals).
+enum class PaddingMode { kExplicit, kSame, kValid };
+
+struct Conv2dOptions {
+  std::array<int64_t, 2> stride = {1, 1};
+  PaddingMode padding_mode = PaddingMode::kExplicit;
+  // (top, bottom, left, right), used when padding_mode is kExplicit.
+  std::array<int64_t, 4> padding = {0, 0, 0, 0};
+  std::array<int64_t, 2> dilation = {1, 1};
+  int64_t groups = 1;
+};
+
+// x (N, H, W, C_in), weight (KH, KW, C_in / groups, C_out), bias (C_out) or
+// undefined -> (N, H_out, W_out, C_out). f32 or bf16 (f32 accumulation).
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+              const Conv2dOptions& options = {});
+
+struct Pool2dOptions {
+  std::array<int64_t, 2> kernel = {2, 2};
+  std::array<int64_t, 2> stride = {2, 2};
+  PaddingMode padding_mode = PaddingMode::kExplicit;
+  std::array<int64_t, 4> padding = {0, 0, 0, 0};  // (top, bottom, left, right)
+};
+// Average pooling counts only real (unpadded) elements, as TensorFlow's SAME.
+Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options);
+Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options);
+// (N, H, W, C) -> (N, out_h, out_w, C) averaging the PyTorch bins
+// [floor(i H / out), ceil((i + 1) H / out)).
+Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
+
+// Normalises over the last dim (size D); gamma and beta are (D) or undefined.
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps = 1e-5);
+
+Tensor softmax(const Tensor& x, int64_t dim = -1);
+Tensor log_softmax(const Tensor& x, int64_t dim = -1);
+
+enum class Reduction { kMean, kSum, kNone };
+struct CrossEntropyOptions {
+  double label_smoothing = 0.0;
+  Reduction reduction = Reduction::kMean;
+  // Integer targets equal to this are ignored (no loss, no gradient, not
+  // counted by the mean).
+  int64_t ignore_index = -100;
+};
+// logits (N, C) f32; targets (N) i32/i64 class indices, or (N, C) soft
+// targets summing to 1. Label smoothing mixes the target with the uniform
+// distribution: (1 - s) target + s / C. Fused and numerically stable.
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
+                     const CrossEntropyOptions& options = {});
+
+// table (V, D), ids of any shape (i32/i64) -> ids.shape + (D).
+Tensor embedding(const Tensor& table, const Tensor& ids);
+
+// Zeroes each element with probability p and scales the rest by 1 / (1 - p)
+// when training; identity otherwise. The mask comes from `gen`.
+Tensor dropout(const Tensor& x, double p, Generator& gen, bool training = true);
+
+struct AttentionOptions {
+  bool causal = false;  // query i sees keys j <= i + (Tk - Tq)
+  // Scale of q k^T; 0 means 1 / sqrt(head dim).
+  double scale = 0.0;
+};
+// Scaled dot-product attention, memory-efficient: never holds more than a
+// block of the (Tq, Tk) score matrix per thread, forward or backward.
+// q (B, H, Tq, Dh), k (B, H, Tk, Dh), v (B, H, Tk, Dv) may be strided views
+// (for example (B, T, H, Dh) transposed); bias (optional) broadcasts to
+// (B, H, Tq, Tk) and is added to the scores; key_padding_mask (optional,
+// bool (B, Tk), true = attend). Rows with no visible key give zeros.
+// -> (B, H, Tq, Dv), laid out in memory as (B, Tq, H, Dv).
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias = Tensor(),
+                 const Tensor& key_padding_mask = Tensor(), const AttentionOptions& options = {});
+
+}  // namespace kiln

@@ -1,0 +1,130 @@
+#include "support/gradcheck.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace kiln::testing {
+
+std::vector<OpSample>& op_samples() {
+  static std::vector<OpSample> samples;
+  return samples;
+}
+
+std::vector<std::string>& forward_sampled_ops() {
+  static std::vector<std::string> ops;
+  return ops;
+}
+
+Tensor random_tensor(IntList shape, DType dtype, Generator& gen, double lo, double hi) {
+  return to_dtype(uniform(shape, lo, hi, gen, DType::kF64), dtype);
+}
+
+Tensor away_from_zero(IntList shape, DType dtype, Generator& gen) {
+  Tensor magnitude = uniform(shape, 0.2, 1.0, gen, DType::kF64);
+  Tensor sign = sub(mul_scalar(bernoulli(shape, 0.5, gen, DType::kF64), 2.0), ones({}, DType::kF64));
+  return to_dtype(mul(magnitude, sign), dtype);
+}
+
+namespace {
+
+std::vector<int> differentiable(const OpSample& sample, const TensorList& inputs) {
+  if (!sample.wrt.empty()) return sample.wrt;
+  std::vector<int> out;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].defined() && is_floating(inputs[i].dtype())) out.push_back(static_cast<int>(i));
+  }
+  return out;
+}
+
+TensorList prepare(const OpSample& sample, DType dtype, uint64_t seed, std::vector<int>* wrt) {
+  Generator gen(seed);
+  TensorList inputs = sample.inputs(dtype, gen);
+  *wrt = differentiable(sample, inputs);
+  for (int i : *wrt) inputs[i] = clone(inputs[i]).set_requires_grad(true);
+  return inputs;
+}
+
+// Projection of the output to a scalar: sum(out * r).
+double project(const Tensor& out, const Tensor& r) {
+  return sum(mul(to_dtype(out, DType::kF64), r)).item<double>();
+}
+
+std::string compare(const std::string& what, const std::vector<double>& got,
+                    const std::vector<double>& want, double atol, double rtol) {
+  if (got.size() != want.size()) {
+    return absl::StrCat(what, ": ", got.size(), " values vs ", want.size());
+  }
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double err = std::abs(got[i] - want[i]);
+    if (!(err <= atol + rtol * std::abs(want[i]))) {
+      return absl::StrCat(what, ": element ", i, " is ", got[i], ", expected ", want[i],
+                          " (error ", err, ")");
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string run_gradcheck(const OpSample& sample) {
+  const uint64_t seed = 1234;
+  std::vector<int> wrt;
+  TensorList inputs = prepare(sample, DType::kF64, seed, &wrt);
+  if (wrt.empty()) return "sample has no differentiable inputs";
+  Tensor out = sample.apply(inputs);
+  if (!out.requires_grad()) return "output does not require grad";
+  Generator proj_gen(seed + 1);
+  Tensor r = normal(out.shape(), 0.0, 1.0, proj_gen, DType::kF64);
+
+  TensorList wrt_inputs;
+  for (int i : wrt) wrt_inputs.push_back(inputs[i]);
+  Tensor loss = sum(mul(to_dtype(out, DType::kF64), r));
+  TensorList analytic = autograd::grad({loss}, {}, wrt_inputs);
+
+  // Central differences on each element of each differentiable input.
+  const double eps = sample.eps;
+  for (size_t k = 0; k < wrt.size(); ++k) {
+    const Tensor& x = inputs[wrt[k]];
+    Tensor flat = x.detach();  // contiguous clone: writes go to x's storage
+    std::vector<double> numeric(static_cast<size_t>(x.numel()));
+    double* data = flat.data<double>();
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      NoGradGuard no_grad;
+      const double saved = data[i];
+      data[i] = saved + eps;
+      const double plus = project(sample.apply(inputs), r);
+      data[i] = saved - eps;
+      const double minus = project(sample.apply(inputs), r);
+      data[i] = saved;
+      numeric[i] = (plus - minus) / (2 * eps);
+    }
+    std::vector<double> got = analytic[k].defined() ? to_vector(analytic[k])
+                                                    : std::vector<double>(numeric.size(), 0.0);
+    std::string err = compare(absl::StrCat("f64 gradient of input ", wrt[k]), got, numeric,
+                              sample.f64_tolerance * 0.1, sample.f64_tolerance);
+    if (!err.empty()) return err;
+  }
+
+  if (!sample.check_f32) return "";
+  // The f32 path (SIMD / oneDNN kernels) against the f64 reference.
+  std::vector<int> wrt32;
+  TensorList inputs32 = prepare(sample, DType::kF32, seed, &wrt32);
+  Tensor out32 = sample.apply(inputs32);
+  std::string err = compare("f32 output", to_vector(out32), to_vector(out),
+                            sample.f32_tolerance, sample.f32_tolerance);
+  if (!err.empty()) return err;
+  TensorList wrt32_inputs;
+  for (int i : wrt32) wrt32_inputs.push_back(inputs32[i]);
+  Tensor loss32 = sum(mul(to_dtype(out32, DType::kF64), r));
+  TensorList analytic32 = autograd::grad({loss32}, {}, wrt32_inputs);
+  for (size_t k = 0; k < wrt32.size(); ++k) {
+    if (!analytic[k].defined() && !analytic32[k].defined()) continue;
+    err = compare(absl::StrCat("f32 gradient of input ", wrt32[k]), to_vector(analytic32[k]),
+                  to_vector(analytic[k]), sample.f32_tolerance, sample.f32_tolerance);
+    if (!err.empty()) return err;
+  }
+  return "";
+}
+
+}  // namespace kiln::testing
