@@ -2,7 +2,7 @@
 
 namespace kiln {
 
-std::string_view dtype_name(DType dtype) {
+const char* dtype_name(DType dtype) {
   switch (dtype) {
     case DType::kF32:
       return "f32";

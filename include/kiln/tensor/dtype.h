@@ -10,7 +10,7 @@ namespace kiln {
 
 enum class DType : uint8_t { kF32, kF64, kBF16, kI32, kI64, kBool };
 
-std::string_view dtype_name(DType dtype);
+const char* dtype_name(DType dtype);
 int64_t dtype_size(DType dtype);
 bool is_floating(DType dtype);
 
