@@ -1,0 +1,117 @@
+// The typed form of an experiment config (configs/README.md documents every
+// key). Sections: model, task, data, optimizer, schedule, train, and
+// output_dir. Parsed in one place (experiment_config.cc); a model's own
+// options are parsed by its entry in the model registry.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kiln/train/json_config.h"
+
+namespace kiln::train {
+
+struct ModelConfig {
+  std::string name;
+  Json options = Json::object();  // the model section without "name"
+};
+
+struct TaskConfig {
+  std::string name = "classification";  // or "language_modeling"
+  double label_smoothing = 0.0;
+};
+
+struct AugmentConfig {
+  int64_t random_crop_padding = 0;  // 0: no random crop
+  bool horizontal_flip = false;
+  std::vector<double> mean;  // per channel; empty: no normalisation
+  std::vector<double> std;
+  int64_t multiplicity = 1;  // augmentation multiplicity m (batch holds B/m images)
+};
+
+struct DataConfig {
+  // "fashion_mnist", "mnist", "cifar10", "text", "synthetic_images".
+  std::string name = "fashion_mnist";
+  std::string path;  // directory or file; datasets have defaults
+  int64_t batch_size = 64;
+  int64_t eval_batch_size = 0;  // 0: batch_size
+  bool shuffle = true;
+  bool prefetch = true;
+  AugmentConfig augment;
+  // Images: a (height, width, channels) for synthetic data; also the number
+  // of classes and examples.
+  std::vector<int64_t> image_shape = {28, 28, 1};
+  int64_t num_classes = 10;
+  int64_t num_examples = 0;  // synthetic: examples in the train split
+  // Text: window length and the held-out fraction of the bytes.
+  int64_t sequence_length = 256;
+  double eval_fraction = 0.05;
+  // Use only the first N training examples (0: all), for quick runs.
+  int64_t limit_train = 0;
+  int64_t limit_eval = 0;
+};
+
+struct AgcConfig {
+  double clipping = 0.0;  // lambda; 0 disables AGC
+  double eps = 1e-3;
+  std::vector<std::string> exclude;  // name regexes
+};
+
+struct OptimizerConfig {
+  std::string name = "sgd";  // "sgd", "adam", "adamw", "lamb"
+  double lr = 0.1;
+  double momentum = 0.9;
+  bool nesterov = true;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  std::vector<std::string> no_weight_decay;  // name regexes
+  AgcConfig agc;
+  double clip_global_norm = 0.0;  // 0 disables
+  int64_t max_consecutive_skips = 10;
+};
+
+struct ScheduleConfig {
+  std::string name = "constant";  // "constant", "warmup_cosine", "warmup_linear", "step"
+  int64_t warmup_steps = 0;
+  double final_lr = 0.0;  // as a fraction of the base lr, for the decays
+  std::vector<int64_t> boundaries;  // "step": steps where lr *= gamma
+  double gamma = 0.1;
+};
+
+struct TrainConfig {
+  int64_t steps = 1000;
+  uint64_t seed = 0;
+  int64_t log_every = 10;
+  int64_t eval_every = 0;   // 0: only at the end
+  int64_t eval_batches = 0;  // 0: the whole held-out split
+  int64_t checkpoint_every = 0;  // 0: only at the end
+  int64_t keep_checkpoints = 3;
+  double ema_decay = 0.0;  // 0: no EMA
+  bool eval_with_ema = true;
+  int threads = 0;  // 0: all cores
+  std::string precision = "f32";  // or "bf16"
+};
+
+struct ExperimentConfig {
+  std::string file;   // where it came from
+  Json resolved;      // after extends and overrides
+  ModelConfig model;
+  TaskConfig task;
+  DataConfig data;
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  TrainConfig train;
+  std::string output_dir = "runs/default";
+};
+
+// Loads `path`, resolves "extends", applies "--set" overrides, and parses.
+absl::StatusOr<ExperimentConfig> load_experiment(const std::string& path,
+                                                 const std::vector<std::string>& overrides = {});
+// Parses an already resolved config; `file` names it in errors.
+absl::StatusOr<ExperimentConfig> parse_experiment(const Json& config, const std::string& file);
+
+}  // namespace kiln::train

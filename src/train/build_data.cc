@@ -1,0 +1,143 @@
+#include "absl/strings/str_cat.h"
+#include "kiln/data/augment.h"
+#include "kiln/data/cifar.h"
+#include "kiln/data/idx.h"
+#include "kiln/data/synthetic.h"
+#include "kiln/data/text.h"
+#include "src/train/builders.h"
+
+namespace kiln::train {
+namespace {
+
+constexpr char kFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
+
+data::DatasetPtr limit(data::DatasetPtr dataset, int64_t n) {
+  if (n <= 0 || n >= dataset->size()) return dataset;
+  return data::slice(std::move(dataset), 0, n);
+}
+
+struct Splits {
+  data::DatasetPtr train, eval;
+  std::vector<int64_t> input_shape;
+  int64_t num_classes = 0;
+  bool images = true;
+};
+
+absl::StatusOr<Splits> load_splits(const ExperimentConfig& config) {
+  const DataConfig& d = config.data;
+  Splits s;
+  if (d.name == "fashion_mnist" || d.name == "mnist" || d.name == "cifar10") {
+    const bool cifar = d.name == "cifar10";
+    std::string dir = d.path;
+    if (dir.empty() && d.name == "fashion_mnist") dir = kFashionMnistDir;
+    if (dir.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(config.file, ": key data.path is required for dataset ", d.name));
+    }
+    absl::StatusOr<data::LabeledImages> train =
+        cifar ? data::load_cifar(dir, true) : data::load_mnist(dir, true);
+    if (!train.ok()) return train.status();
+    absl::StatusOr<data::LabeledImages> eval =
+        cifar ? data::load_cifar(dir, false) : data::load_mnist(dir, false);
+    if (!eval.ok()) return eval.status();
+    s.train = data::labeled_images_dataset(*train);
+    s.eval = data::labeled_images_dataset(*eval);
+    s.input_shape = {train->images.size(1), train->images.size(2), train->images.size(3)};
+    s.num_classes = train->num_classes;
+  } else if (d.name == "synthetic_images") {
+    data::SyntheticImagesOptions o{.size = d.num_examples > 0 ? d.num_examples : 1024,
+                                   .height = d.image_shape[0],
+                                   .width = d.image_shape[1],
+                                   .channels = d.image_shape[2],
+                                   .num_classes = d.num_classes,
+                                   .seed = config.train.seed};
+    s.train = data::learnable_images(o);
+    data::SyntheticImagesOptions held_out = o;
+    held_out.size = std::max<int64_t>(o.size / 8, 1);
+    held_out.seed = o.seed + 1;
+    s.eval = data::learnable_images(held_out);
+    s.input_shape = d.image_shape;
+    s.num_classes = d.num_classes;
+  } else if (d.name == "text") {
+    if (d.path.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(config.file, ": key data.path is required for dataset text"));
+    }
+    absl::StatusOr<data::TextSplits> text =
+        data::load_text(d.path, d.eval_fraction, {.seq_len = d.sequence_length});
+    if (!text.ok()) return text.status();
+    s.train = text->train;
+    s.eval = text->held_out;
+    s.input_shape = {d.sequence_length};
+    s.num_classes = 256;
+    s.images = false;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat(config.file, ": key data.name has unknown value \"", d.name, "\""));
+  }
+  return s;
+}
+
+}  // namespace
+
+DataSignature data_signature(const DataConfig& d) {
+  if (d.name == "fashion_mnist" || d.name == "mnist") return {{28, 28, 1}, 10, false};
+  if (d.name == "cifar10") return {{32, 32, 3}, 10, false};
+  if (d.name == "text") return {{d.sequence_length}, 256, true};
+  return {d.image_shape, d.num_classes, false};
+}
+
+absl::StatusOr<RunData> build_data(const ExperimentConfig& config) {
+  const DataConfig& d = config.data;
+  absl::StatusOr<Splits> splits = load_splits(config);
+  if (!splits.ok()) return splits.status();
+  RunData run;
+  run.input_shape = splits->input_shape;
+  run.num_classes = splits->num_classes;
+  data::DatasetPtr train = limit(splits->train, d.limit_train);
+  data::DatasetPtr eval = limit(splits->eval, d.limit_eval);
+  run.train_examples = train->size();
+  run.eval_examples = eval->size();
+  if (train->size() < d.batch_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        config.file, ": key data.batch_size (", d.batch_size, ") exceeds the ", train->size(),
+        " training examples"));
+  }
+  if (d.shuffle) train = data::shuffle(train);
+
+  const AugmentConfig& a = d.augment;
+  const bool augments = a.random_crop_padding > 0 || a.horizontal_flip || !a.mean.empty();
+  if (!splits->images && (augments || a.multiplicity > 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(config.file, ": key data.augment applies to image datasets only"));
+  }
+  data::ImageAugmentOptions train_aug;
+  train_aug.crop_padding = a.random_crop_padding;
+  train_aug.horizontal_flip = a.horizontal_flip;
+  train_aug.mean.assign(a.mean.begin(), a.mean.end());
+  train_aug.std.assign(a.std.begin(), a.std.end());
+  if (!a.mean.empty() && static_cast<int64_t>(a.mean.size()) != run.input_shape.back()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        config.file, ": key data.augment.mean has ", a.mean.size(), " entries for ",
+        run.input_shape.back(), " channels"));
+  }
+  if (a.multiplicity > 1) {
+    run.train_batches = data::batch_with_multiplicity(
+        train, data::image_augmentation(train_aug),
+        {.batch_size = d.batch_size, .multiplicity = a.multiplicity, .drop_last = true});
+  } else {
+    if (augments) train = data::map(train, data::image_augmentation(train_aug));
+    run.train_batches = data::batch(train, d.batch_size, /*drop_last=*/true);
+  }
+  // Held-out data gets only the normalisation.
+  if (!a.mean.empty()) {
+    data::ImageAugmentOptions eval_aug;
+    eval_aug.mean = train_aug.mean;
+    eval_aug.std = train_aug.std;
+    eval = data::map(eval, data::image_augmentation(eval_aug));
+  }
+  run.eval_batches = data::batch(eval, d.eval_batch_size > 0 ? d.eval_batch_size : d.batch_size);
+  return run;
+}
+
+}  // namespace kiln::train

@@ -1,0 +1,48 @@
+#include "kiln/autograd/grad_mode.h"
+#include "kiln/ops/nn.h"
+#include "kiln/ops/reduce.h"
+#include "kiln/ops/binary.h"
+#include "kiln/ops/cast.h"
+#include "src/train/tasks/tasks.h"
+
+namespace kiln::train {
+
+ClassificationTask::ClassificationTask(std::shared_ptr<models::Model> model,
+                                       std::unique_ptr<optim::Optimizer> optimizer,
+                                       int64_t max_consecutive_skips, double label_smoothing)
+    : SingleModelTask(std::move(model), std::move(optimizer), max_consecutive_skips),
+      label_smoothing_(label_smoothing) {}
+
+TrainStepResult ClassificationTask::train_step(const data::Batch& batch,
+                                               const StepContext& context) {
+  const Tensor& images = batch.at(data::kImageKey);
+  const Tensor& labels = batch.at(data::kLabelKey);
+  Tensor logits = model_->forward(images);
+  Tensor loss = cross_entropy(logits, labels, {.label_smoothing = label_smoothing_});
+  return update(loss, images.size(0), context);
+}
+
+void ClassificationTask::eval_begin() {
+  eval_loss_sum_ = 0;
+  eval_correct_ = 0;
+  eval_count_ = 0;
+}
+
+void ClassificationTask::eval_batch(const data::Batch& batch) {
+  NoGradGuard no_grad;
+  const Tensor& labels = batch.at(data::kLabelKey);
+  Tensor logits = model_->forward(batch.at(data::kImageKey));
+  // The held-out loss is the plain cross-entropy (no smoothing).
+  eval_loss_sum_ += cross_entropy(logits, labels, {.reduction = Reduction::kSum}).item<double>();
+  Tensor hits = eq(argmax(logits, -1), to_dtype(labels, DType::kI64));
+  eval_correct_ += static_cast<int64_t>(sum(to_dtype(hits, DType::kF64)).item<double>());
+  eval_count_ += labels.size(0);
+}
+
+std::map<std::string, double> ClassificationTask::eval_end() {
+  if (eval_count_ == 0) return {};
+  const double n = static_cast<double>(eval_count_);
+  return {{"loss", eval_loss_sum_ / n}, {"accuracy", static_cast<double>(eval_correct_) / n}};
+}
+
+}  // namespace kiln::train

@@ -1,0 +1,74 @@
+// The built-in tasks.
+#pragma once
+
+#include <memory>
+
+#include "kiln/models/model.h"
+#include "kiln/optim/optimizer.h"
+#include "kiln/optim/skip_counter.h"
+#include "kiln/train/task.h"
+
+namespace kiln::train {
+
+// Shared by tasks with one model and one optimizer: backward, update, and
+// the skipped-step bookkeeping.
+class SingleModelTask : public Task {
+ public:
+  SingleModelTask(std::shared_ptr<models::Model> model, std::unique_ptr<optim::Optimizer> optimizer,
+                  int64_t max_consecutive_skips);
+  std::vector<std::pair<std::string, nn::Module*>> modules() override {
+    return {{"model", model_.get()}};
+  }
+  std::vector<std::pair<std::string, optim::Optimizer*>> optimizers() override {
+    return {{"optimizer", optimizer_.get()}};
+  }
+  Json state() const override;
+  absl::Status load_state(const Json& state) override;
+
+ protected:
+  // Backpropagates `loss` and takes the optimizer step.
+  TrainStepResult update(const Tensor& loss, int64_t examples, const StepContext& context);
+
+  std::shared_ptr<models::Model> model_;
+  std::unique_ptr<optim::Optimizer> optimizer_;
+  optim::SkipCounter skips_;
+};
+
+// Images (N, H, W, C) and integer labels (N): cross-entropy with label
+// smoothing; metrics loss and accuracy.
+class ClassificationTask final : public SingleModelTask {
+ public:
+  ClassificationTask(std::shared_ptr<models::Model> model,
+                     std::unique_ptr<optim::Optimizer> optimizer, int64_t max_consecutive_skips,
+                     double label_smoothing);
+  TrainStepResult train_step(const data::Batch& batch, const StepContext& context) override;
+  void eval_begin() override;
+  void eval_batch(const data::Batch& batch) override;
+  std::map<std::string, double> eval_end() override;
+
+ private:
+  double label_smoothing_;
+  double eval_loss_sum_ = 0;
+  int64_t eval_correct_ = 0;
+  int64_t eval_count_ = 0;
+};
+
+// Tokens (B, T + 1): predict token t + 1 from tokens <= t; mean cross-entropy
+// over B * T; metrics loss (nats per token) and bits per byte (for byte
+// vocabularies, loss / ln 2).
+class LanguageModelTask final : public SingleModelTask {
+ public:
+  using SingleModelTask::SingleModelTask;
+  TrainStepResult train_step(const data::Batch& batch, const StepContext& context) override;
+  void eval_begin() override;
+  void eval_batch(const data::Batch& batch) override;
+  std::map<std::string, double> eval_end() override;
+
+ private:
+  // Mean next-token loss of a batch and the number of predicted tokens.
+  std::pair<Tensor, int64_t> loss(const data::Batch& batch);
+  double eval_loss_sum_ = 0;
+  int64_t eval_tokens_ = 0;
+};
+
+}  // namespace kiln::train

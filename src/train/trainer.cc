@@ -1,0 +1,335 @@
+#include "kiln/train/trainer.h"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "kiln/core/context.h"
+#include "kiln/data/loader.h"
+#include "kiln/optim/ema.h"
+#include "kiln/train/checkpoint.h"
+#include "kiln/train/model_registry.h"
+#include "kiln/train/run_log.h"
+#include "src/train/builders.h"
+
+namespace kiln::train {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::atomic<bool> g_stop_requested{false};
+
+void request_stop(int) { g_stop_requested.store(true); }
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+absl::Status write_json_atomic(const fs::path& path, const Json& value) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << value.dump(2) << "\n";
+    if (!out) return absl::InternalError(absl::StrCat(tmp.string(), ": write failed"));
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return absl::InternalError(absl::StrCat(path.string(), ": rename failed"));
+  return absl::OkStatus();
+}
+
+std::map<std::string, Tensor> as_map(const nn::NamedTensors& tensors) {
+  return std::map<std::string, Tensor>(tensors.begin(), tensors.end());
+}
+
+// Everything one run holds while it trains.
+class Run {
+ public:
+  Run(const ExperimentConfig& config, const TrainOptions& options)
+      : config_(config),
+        options_(options),
+        dir_(config.output_dir),
+        context_({.num_threads = config.train.threads, .seed = config.train.seed}),
+        scope_(context_) {}
+
+  absl::StatusOr<TrainResult> run();
+
+ private:
+  absl::Status prepare_directory();
+  absl::Status build();
+  absl::Status restore();
+  absl::Status save_checkpoint();
+  std::map<std::string, double> evaluate();
+  Json step_record(int64_t step, const TrainStepResult& r, double lr, double seconds) const;
+
+  const ExperimentConfig& config_;
+  TrainOptions options_;
+  fs::path dir_;
+  Context context_;
+  ContextScope scope_;
+
+  RunData data_;
+  Generator init_gen_{0};
+  std::shared_ptr<Generator> noise_gen_;
+  std::shared_ptr<models::Model> model_;
+  std::unique_ptr<Task> task_;
+  std::vector<std::pair<std::string, std::unique_ptr<optim::Ema>>> emas_;
+  optim::Schedule schedule_ = optim::Schedule::constant(0);
+  std::unique_ptr<data::DataLoader> loader_;
+  std::unique_ptr<CheckpointManager> checkpoints_;
+  int64_t step_ = 0;  // steps completed
+};
+
+absl::Status Run::prepare_directory() {
+  std::error_code ec;
+  const bool has_run = fs::exists(dir_ / "checkpoints", ec) || fs::exists(dir_ / "metrics.jsonl", ec);
+  if (has_run && !options_.resume) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        dir_.string(), " already holds a run (checkpoints or metrics.jsonl); continue it with "
+                       "--resume, or set output_dir to a new directory"));
+  }
+  if (options_.resume && !fs::exists(dir_ / "checkpoints", ec)) {
+    return absl::NotFoundError(absl::StrCat(dir_.string(), ": no checkpoints/ to resume from"));
+  }
+  fs::create_directories(dir_, ec);
+  if (ec) return absl::InternalError(absl::StrCat(dir_.string(), ": cannot create: ", ec.message()));
+  return write_json_atomic(dir_ / "config.json", config_.resolved);
+}
+
+absl::Status Run::build() {
+  absl::StatusOr<RunData> data = build_data(config_);
+  if (!data.ok()) return data.status();
+  data_ = std::move(*data);
+
+  // Separate streams for initialisation and training noise (dropout,
+  // stochastic depth): the noise generator's position is checkpointed.
+  init_gen_ = Generator(config_.train.seed * 2 + 1);
+  noise_gen_ = std::make_shared<Generator>(config_.train.seed * 2 + 2);
+  ModelContext model_context{.input_shape = data_.input_shape,
+                             .num_classes = data_.num_classes,
+                             .init_gen = &init_gen_,
+                             .dropout_gen = noise_gen_};
+  absl::StatusOr<std::shared_ptr<models::Model>> model =
+      build_model(config_.model.name, config_.model.options, model_context, config_.file);
+  if (!model.ok()) return model.status();
+  model_ = *model;
+  try {
+    task_ = build_task(config_, model_, build_optimizer(config_.optimizer, model_->named_parameters()));
+  } catch (const Error& e) {
+    return absl::InvalidArgumentError(absl::StrCat(config_.file, ": optimizer: ", e.what()));
+  }
+  if (config_.train.ema_decay > 0) {
+    for (auto& [name, module] : task_->modules()) {
+      emas_.emplace_back(name, std::make_unique<optim::Ema>(
+                                   *module, optim::EmaOptions{.decay = config_.train.ema_decay}));
+    }
+  }
+  schedule_ = build_schedule(config_.schedule, config_.optimizer.lr, config_.train.steps);
+  loader_ = std::make_unique<data::DataLoader>(
+      data_.train_batches,
+      data::DataLoaderOptions{.seed = config_.train.seed, .prefetch = config_.data.prefetch ? 2 : 0});
+  checkpoints_ =
+      std::make_unique<CheckpointManager>((dir_ / "checkpoints").string(), config_.train.keep_checkpoints);
+  return absl::OkStatus();
+}
+
+absl::Status Run::save_checkpoint() {
+  Checkpoint checkpoint;
+  checkpoint.step = step_;
+  for (auto& [name, module] : task_->modules()) checkpoint.groups[name] = module->state_dict();
+  for (auto& [name, optimizer] : task_->optimizers()) {
+    checkpoint.groups[name] = optimizer->state_dict();
+  }
+  for (auto& [name, ema] : emas_) checkpoint.groups["ema_" + name] = ema->state_dict();
+  const data::LoaderPosition position = loader_->position();
+  checkpoint.state = {
+      {"loader", {{"epoch", position.epoch}, {"batch", position.batch}}},
+      {"noise_generator", {{"seed", noise_gen_->seed()}, {"offset", noise_gen_->offset()}}},
+      {"task", task_->state()},
+      {"config", config_.resolved},
+  };
+  return checkpoints_->save(checkpoint);
+}
+
+absl::Status Run::restore() {
+  absl::StatusOr<Checkpoint> checkpoint = checkpoints_->load_latest();
+  if (!checkpoint.ok()) return checkpoint.status();
+  const std::string where = absl::StrCat(checkpoints_->directory(), " (step ", checkpoint->step, ")");
+  auto group = [&](const std::string& name) -> absl::StatusOr<std::map<std::string, Tensor>> {
+    auto it = checkpoint->groups.find(name);
+    if (it == checkpoint->groups.end()) {
+      return absl::DataLossError(absl::StrCat(where, ": no ", name, ".safetensors"));
+    }
+    return as_map(it->second);
+  };
+  auto fail = [&](const absl::Status& s) {
+    return absl::Status(s.code(), absl::StrCat(where, ": ", s.message()));
+  };
+  for (auto& [name, module] : task_->modules()) {
+    auto tensors = group(name);
+    if (!tensors.ok()) return tensors.status();
+    if (absl::Status s = module->load_state_dict(*tensors); !s.ok()) return fail(s);
+  }
+  for (auto& [name, optimizer] : task_->optimizers()) {
+    auto tensors = group(name);
+    if (!tensors.ok()) return tensors.status();
+    if (absl::Status s = optimizer->load_state_dict(*tensors); !s.ok()) return fail(s);
+  }
+  for (auto& [name, ema] : emas_) {
+    auto tensors = group("ema_" + name);
+    if (!tensors.ok()) return tensors.status();
+    if (absl::Status s = ema->load_state_dict(*tensors); !s.ok()) return fail(s);
+  }
+  try {
+    const Json& state = checkpoint->state;
+    loader_->set_position({.epoch = state.at("loader").at("epoch").get<int64_t>(),
+                           .batch = state.at("loader").at("batch").get<int64_t>()});
+    noise_gen_->set_state(state.at("noise_generator").at("seed").get<uint64_t>(),
+                          state.at("noise_generator").at("offset").get<uint64_t>());
+    if (absl::Status s = task_->load_state(state.at("task")); !s.ok()) return fail(s);
+  } catch (const Json::exception& e) {
+    return absl::DataLossError(absl::StrCat(where, ": manifest state is incomplete: ", e.what()));
+  } catch (const Error& e) {
+    return absl::DataLossError(absl::StrCat(where, ": ", e.what()));
+  }
+  step_ = checkpoint->step;
+  return absl::OkStatus();
+}
+
+std::map<std::string, double> Run::evaluate() {
+  std::vector<std::unique_ptr<optim::EmaSwapScope>> swapped;
+  if (config_.train.eval_with_ema) {
+    for (auto& [name, ema] : emas_) swapped.push_back(std::make_unique<optim::EmaSwapScope>(*ema));
+  }
+  for (auto& [name, module] : task_->modules()) module->eval();
+  task_->eval_begin();
+  const int64_t batches = data_.eval_batches->size();
+  const int64_t limit = config_.train.eval_batches > 0
+                            ? std::min(batches, config_.train.eval_batches)
+                            : batches;
+  for (int64_t i = 0; i < limit; ++i) task_->eval_batch(data_.eval_batches->get(i));
+  std::map<std::string, double> metrics = task_->eval_end();
+  for (auto& [name, module] : task_->modules()) module->train();
+  return metrics;
+}
+
+Json Run::step_record(int64_t step, const TrainStepResult& r, double lr, double seconds) const {
+  Json record = {{"step", step},
+                 {"loss", r.loss},
+                 {"lr", lr},
+                 {"grad_norm", r.grad_norm},
+                 {"applied", r.applied},
+                 {"examples_per_second", seconds > 0 ? static_cast<double>(r.examples) / seconds : 0.0}};
+  for (const auto& [name, value] : r.metrics) record[name] = value;
+  return record;
+}
+
+absl::StatusOr<TrainResult> Run::run() {
+  const Clock::time_point wall_start = Clock::now();
+  if (absl::Status s = prepare_directory(); !s.ok()) return s;
+  if (absl::Status s = build(); !s.ok()) return s;
+  if (options_.resume) {
+    if (absl::Status s = restore(); !s.ok()) return s;
+  }
+  absl::StatusOr<MetricsLog> log =
+      MetricsLog::open((dir_ / "metrics.jsonl").string(), options_.resume ? step_ : -1);
+  if (!log.ok()) return log.status();
+
+  const int64_t params = model_->num_parameters();
+  ProgressBar bar(options_.console, options_.interactive, step_, config_.train.steps);
+  bar.message(absl::StrFormat("kiln: %s, %d parameters, %d training / %d held-out examples%s",
+                              config_.model.name, params, data_.train_examples,
+                              data_.eval_examples,
+                              options_.resume ? absl::StrCat(", resumed at step ", step_) : ""));
+
+  TrainResult result;
+  double train_seconds = 0;
+  int64_t examples = 0;
+  double last_loss = NAN;
+  std::map<std::string, double> eval_metrics;
+  const int64_t first_step = step_;
+  try {
+    while (step_ < config_.train.steps) {
+      const int64_t step = step_ + 1;
+      const double lr = schedule_(step - 1);
+      const Clock::time_point step_start = Clock::now();
+      data::Batch batch = loader_->next();
+      TrainStepResult r = task_->train_step(batch, {.step = step, .lr = lr});
+      if (r.applied) {
+        for (auto& [name, ema] : emas_) ema->update(step - 1);
+      }
+      const double seconds = seconds_since(step_start);
+      train_seconds += seconds;
+      examples += r.examples;
+      step_ = step;
+      last_loss = r.loss;
+      bar.update(step, r.loss, seconds > 0 ? static_cast<double>(r.examples) / seconds : 0);
+
+      const bool last = step == config_.train.steps;
+      if (step % config_.train.log_every == 0 || last || !r.applied) {
+        if (absl::Status s = log->write(step_record(step, r, lr, seconds)); !s.ok()) return s;
+      }
+      if ((config_.train.eval_every > 0 && step % config_.train.eval_every == 0) || last) {
+        eval_metrics = evaluate();
+        Json record = {{"step", step}};
+        std::string line = absl::StrCat("eval at step ", step, ":");
+        for (const auto& [name, value] : eval_metrics) {
+          record["eval_" + name] = value;
+          absl::StrAppend(&line, absl::StrFormat(" %s %.4f", name, value));
+        }
+        if (absl::Status s = log->write(record); !s.ok()) return s;
+        bar.message(line);
+      }
+      const bool stop = g_stop_requested.load() ||
+                        (options_.stop_after > 0 && step - first_step >= options_.stop_after);
+      if ((config_.train.checkpoint_every > 0 && step % config_.train.checkpoint_every == 0) ||
+          last || stop) {
+        if (absl::Status s = save_checkpoint(); !s.ok()) return s;
+      }
+      if (stop && !last) {
+        result.interrupted = true;
+        bar.message(absl::StrCat("stopped at step ", step, "; checkpoint saved. Continue with: "
+                                 "kiln train --resume ", dir_.string()));
+        break;
+      }
+    }
+  } catch (const Error& e) {
+    bar.finish();
+    return absl::InternalError(absl::StrCat("training failed at step ", step_ + 1, ": ", e.what()));
+  }
+  bar.finish();
+
+  result.summary = {
+      {"model", config_.model.name},
+      {"parameters", params},
+      {"steps", step_},
+      {"final_train_loss", last_loss},
+      {"wall_seconds", seconds_since(wall_start)},
+      {"train_seconds", train_seconds},
+      {"examples_per_second", train_seconds > 0 ? static_cast<double>(examples) / train_seconds : 0.0},
+      {"interrupted", result.interrupted},
+  };
+  for (const auto& [name, value] : eval_metrics) result.summary["eval_" + name] = value;
+  if (absl::Status s = write_json_atomic(dir_ / "summary.json", result.summary); !s.ok()) return s;
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<TrainResult> train(const ExperimentConfig& config, const TrainOptions& options) {
+  g_stop_requested.store(false);
+  Run run(config, options);
+  return run.run();
+}
+
+void install_stop_signal_handlers() {
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
+}
+
+}  // namespace kiln::train

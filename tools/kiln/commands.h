@@ -1,0 +1,40 @@
+// The kiln subcommands. Each returns the process exit code: 0 on success, 1
+// on a failure with a one-line error on stderr, 2 on bad usage.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kiln/train/experiment_config.h"
+
+namespace kiln::cli {
+
+int train_command(const std::vector<std::string>& args);
+int eval_command(const std::vector<std::string>& args);
+int info_command(const std::vector<std::string>& args);
+
+// Parsed arguments: positionals, repeated "--set k=v", "--flag value"
+// options and bare flags.
+struct Args {
+  std::vector<std::string> positional;
+  std::vector<std::string> sets;
+  std::map<std::string, std::string> options;  // --name value
+  std::vector<std::string> flags;              // --name
+  bool help = false;
+  bool has_flag(const std::string& name) const;
+  std::optional<std::string> option(const std::string& name) const;
+};
+
+// `with_value` lists the options that take a value; `flags` the bare ones.
+// Unknown options are an error.
+absl::StatusOr<Args> parse_args(const std::vector<std::string>& args,
+                                const std::vector<std::string>& with_value,
+                                const std::vector<std::string>& flags);
+
+// Prints "kiln: <message>" to stderr and returns 1.
+int fail(const std::string& message);
+
+}  // namespace kiln::cli

@@ -1,0 +1,82 @@
+#include <cstdio>
+
+#include "absl/strings/str_format.h"
+#include "kiln/autograd/grad_mode.h"
+#include "kiln/ops/flops.h"
+#include "kiln/train/model_registry.h"
+#include "src/train/builders.h"
+#include "tools/kiln/commands.h"
+
+namespace kiln::cli {
+
+namespace {
+constexpr char kHelp[] =
+    "usage: kiln info CONFIG [--set a.b=value ...] [--json]\n"
+    "\n"
+    "Builds the model of CONFIG and prints its parameter count, overall and\n"
+    "per top-level module, and its forward FLOPs per example (matrix\n"
+    "multiplications and convolutions, 2 per multiply-add). --json prints one\n"
+    "JSON object with at least \"params\" and \"forward_flops_per_example\".\n";
+}  // namespace
+
+int info_command(const std::vector<std::string>& argv) {
+  absl::StatusOr<Args> args = parse_args(argv, {}, {"json"});
+  if (!args.ok()) return fail(std::string(args.status().message()));
+  if (args->help) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  if (args->positional.size() != 1) {
+    std::fputs(kHelp, stderr);
+    return 2;
+  }
+  absl::StatusOr<train::ExperimentConfig> config =
+      train::load_experiment(args->positional[0], args->sets);
+  if (!config.ok()) return fail(std::string(config.status().message()));
+  const train::DataSignature signature = train::data_signature(config->data);
+  Generator gen(config->train.seed);
+  absl::StatusOr<std::shared_ptr<models::Model>> model = train::build_model(
+      config->model.name, config->model.options,
+      {.input_shape = signature.input_shape, .num_classes = signature.num_classes, .init_gen = &gen,
+       .dropout_gen = std::make_shared<Generator>(0)},
+      config->file);
+  if (!model.ok()) return fail(std::string(model.status().message()));
+
+  // One forward pass on a single example counts the FLOPs.
+  Shape input_shape{1};
+  for (int64_t s : signature.input_shape) input_shape.push_back(s);
+  int64_t flops = 0;
+  try {
+    NoGradGuard no_grad;
+    (*model)->eval();
+    FlopCounter counter;
+    (*model)->forward(zeros(input_shape, signature.tokens ? DType::kI64 : DType::kF32));
+    flops = counter.flops();
+  } catch (const Error& e) {
+    return fail(absl::StrCat("forward pass failed: ", e.what()));
+  }
+
+  const int64_t params = (*model)->num_parameters();
+  train::Json modules = train::Json::object();
+  for (const auto& [name, child] : (*model)->children()) modules[name] = child->num_parameters();
+  if (args->has_flag("json")) {
+    train::Json out = {{"model", config->model.name},
+                {"params", params},
+                {"forward_flops_per_example", flops},
+                {"modules", modules}};
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("model %s\n", config->model.name.c_str());
+  for (const auto& [name, count] : modules.items()) {
+    std::printf("  %-32s %14s\n", name.c_str(),
+                absl::StrFormat("%d", count.get<int64_t>()).c_str());
+  }
+  std::printf("parameters: %s (%.1fM)\n", absl::StrFormat("%d", params).c_str(),
+              static_cast<double>(params) / 1e6);
+  std::printf("forward FLOPs per example: %s (%.3f GFLOPs)\n",
+              absl::StrFormat("%d", flops).c_str(), static_cast<double>(flops) / 1e9);
+  return 0;
+}
+
+}  // namespace kiln::cli

@@ -1,0 +1,48 @@
+// The kiln command line: train, eval, info (and more as they land).
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tools/kiln/commands.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: kiln COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  train CONFIG [--set a.b=value ...] [--resume RUN_DIR]\n"
+    "                     train from a JSON config (or continue a run)\n"
+    "  eval CONFIG --checkpoint PATH [--set ...] [--ema]\n"
+    "                     evaluate a checkpoint on the held-out split\n"
+    "  info CONFIG [--set ...] [--json]\n"
+    "                     parameters per module and forward FLOPs per example\n"
+    "\n"
+    "Run 'kiln COMMAND --help' for a command's options.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::fputs(kUsage, args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
+      {"train", kiln::cli::train_command},
+      {"eval", kiln::cli::eval_command},
+      {"info", kiln::cli::info_command},
+  };
+  auto it = commands.find(command);
+  if (it == commands.end()) {
+    std::fprintf(stderr, "kiln: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+    return 2;
+  }
+  return it->second(args);
+}
