@@ -57,7 +57,7 @@ bool Tensor::is_contiguous() const {
   for (int64_t i = static_cast<int64_t>(t.shape.size()) - 1; i >= 0; --i) {
     if (t.shape[i] == 1) continue;
     if (t.strides[i] != expected) return false;
-    expected *= t.shape[i];
+    expected *= std::max<int64_t>(t.shape[i], 1);  // as contiguous_strides
   }
   return true;
 }
