@@ -10,12 +10,13 @@
 
 namespace kiln::kernels {
 
+// kMax and kMin propagate NaN: any NaN in a reduced row gives NaN.
 enum class ReduceOp : int { kSum, kMax, kMin, kSumSquares };
 
 // Rows longer than this are split into blocks of this many elements.
 inline constexpr int64_t kReduceBlock = 8192;
 
-#define KILN_REDUCE_KERNELS(T)                                                               \
+#define KILN_REDUCE_KERNELS(T) \
   void reduce(ReduceOp op, const T* src, T* dst, int64_t outer, int64_t r, int64_t inner);
 
 namespace ref {

@@ -18,8 +18,7 @@ void reduce_isa(Isa isa, ReduceOp op, const float* src, float* dst, int64_t oute
 void reduce(ReduceOp op, const float* src, float* dst, int64_t outer, int64_t r, int64_t inner) {
   reduce_isa(best_isa(), op, src, dst, outer, r, inner);
 }
-void reduce(ReduceOp op, const double* src, double* dst, int64_t outer, int64_t r,
-            int64_t inner) {
+void reduce(ReduceOp op, const double* src, double* dst, int64_t outer, int64_t r, int64_t inner) {
   ref::reduce(op, src, dst, outer, r, inner);
 }
 

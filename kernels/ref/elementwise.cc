@@ -19,6 +19,12 @@ T sigmoid(T x) {
   return T(1) / (T(1) + std::exp(-x));
 }
 
+// u in gelu_tanh(x) = x (1 + tanh(u)) / 2.
+template <class T>
+T gelu_tanh_inner(T x) {
+  return T(kSqrt2OverPi) * (x + T(kGeluCubic) * x * x * x);
+}
+
 template <class T>
 T softplus(T x, double beta, double threshold) {
   const T bx = x * T(beta);
@@ -53,12 +59,10 @@ T forward_one(UnaryOp op, T x, UnaryParams p) {
       return x > T(0) ? x : T(0);
     case UnaryOp::kLeakyRelu:
       return x > T(0) ? x : x * T(p.alpha);
-    case UnaryOp::kGeluTanh: {
-      const T inner = T(kSqrt2OverPi) * (x + T(kGeluCubic) * x * x * x);
-      return T(0.5) * x * (T(1) + std::tanh(inner));
-    }
-    case UnaryOp::kGeluErf:
-      return T(0.5) * x * (T(1) + std::erf(x * T(kInvSqrt2)));
+    case UnaryOp::kGeluTanh:  // x (1 + tanh(u)) / 2 = x sigmoid(2u), no cancellation for u << 0
+      return x / (T(1) + std::exp(T(-2) * gelu_tanh_inner(x)));
+    case UnaryOp::kGeluErf:  // x (1 + erf(x / sqrt 2)) / 2, no cancellation for x << 0
+      return T(0.5) * x * std::erfc(-x * T(kInvSqrt2));
     case UnaryOp::kSilu:
       return x * sigmoid(x);
     case UnaryOp::kSoftplus:
@@ -102,13 +106,15 @@ T derivative_one(UnaryOp op, T x, T y, UnaryParams p) {
     case UnaryOp::kLeakyRelu:
       return x > T(0) ? T(1) : T(p.alpha);
     case UnaryOp::kGeluTanh: {
-      const T inner = T(kSqrt2OverPi) * (x + T(kGeluCubic) * x * x * x);
-      const T t = std::tanh(inner);
-      const T dinner = T(kSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * x * x);
-      return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * dinner;
+      // With t = tanh(u): (1 + t) / 2 = s = sigmoid(2u), (1 - t^2) / 2 = 2 s (1 - s).
+      const T u = gelu_tanh_inner(x);
+      const T s = T(1) / (T(1) + std::exp(T(-2) * u));
+      const T c = T(1) / (T(1) + std::exp(T(2) * u));  // 1 - s
+      const T du = T(kSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * x * x);
+      return s + T(2) * x * s * c * du;
     }
     case UnaryOp::kGeluErf: {
-      const T cdf = T(0.5) * (T(1) + std::erf(x * T(kInvSqrt2)));
+      const T cdf = T(0.5) * std::erfc(-x * T(kInvSqrt2));
       const T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * x * x);
       return cdf + x * pdf;
     }

@@ -28,10 +28,10 @@ T combine(ReduceOp op, T acc, T x) {
       return acc + x;
     case ReduceOp::kSumSquares:
       return acc + x * x;
-    case ReduceOp::kMax:
-      return std::max(acc, x);
+    case ReduceOp::kMax:  // NaN propagates, as in NumPy, PyTorch and JAX
+      return (x > acc || x != x) ? x : acc;
     case ReduceOp::kMin:
-      return std::min(acc, x);
+      return (x < acc || x != x) ? x : acc;
   }
   return acc;
 }
@@ -85,8 +85,7 @@ void reduce_impl(ReduceOp op, const T* src, T* dst, int64_t outer, int64_t r, in
 void reduce(ReduceOp op, const float* src, float* dst, int64_t outer, int64_t r, int64_t inner) {
   reduce_impl(op, src, dst, outer, r, inner);
 }
-void reduce(ReduceOp op, const double* src, double* dst, int64_t outer, int64_t r,
-            int64_t inner) {
+void reduce(ReduceOp op, const double* src, double* dst, int64_t outer, int64_t r, int64_t inner) {
   reduce_impl(op, src, dst, outer, r, inner);
 }
 
