@@ -4,6 +4,7 @@
 // shapes every time).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <list>
 #include <memory>
@@ -22,17 +23,30 @@ class OnednnRuntime {
   dnnl::engine& engine() { return engine_; }
   dnnl::stream& stream() { return stream_; }
 
+  struct CacheStats {
+    int64_t hits = 0;
+    int64_t misses = 0;  // entries created
+    int64_t size = 0;
+  };
+  CacheStats cache_stats() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return {hits_, misses_, static_cast<int64_t>(lru_.size())};
+  }
+
   // Returns the cached entry for `key`, creating it with `create` on a miss.
   // Entries are type-erased shared_ptrs; T must match the type stored.
   template <class T>
-  std::shared_ptr<T> cached(const std::string& key, const std::function<std::shared_ptr<T>()>& create) {
+  std::shared_ptr<T> cached(const std::string& key,
+                            const std::function<std::shared_ptr<T>()>& create) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = index_.find(key);
     if (it != index_.end()) {
+      ++hits_;
       lru_.splice(lru_.begin(), lru_, it->second);
       return std::static_pointer_cast<T>(it->second->second);
     }
     std::shared_ptr<T> value = create();
+    ++misses_;
     lru_.emplace_front(key, value);
     index_[key] = lru_.begin();
     if (lru_.size() > kCapacity) {
@@ -47,8 +61,11 @@ class OnednnRuntime {
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::mutex mutex_;
+  int64_t hits_ = 0;
+  int64_t misses_ = 0;
   std::list<std::pair<std::string, std::shared_ptr<void>>> lru_;
-  std::unordered_map<std::string, std::list<std::pair<std::string, std::shared_ptr<void>>>::iterator>
+  std::unordered_map<std::string,
+                     std::list<std::pair<std::string, std::shared_ptr<void>>>::iterator>
       index_;
 };
 

@@ -24,7 +24,9 @@ template <class T>
 void uniform_impl(uint64_t seed, uint64_t counter, T* dst, int64_t n, double lo, double hi) {
   parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
-      const auto r = philox4x32(seed, counter + static_cast<uint64_t>(i) / 4);
+      // A block holds four 32-bit floats' bits or two doubles' bits.
+      const uint64_t per_block = sizeof(T) == 4 ? 4 : 2;
+      const auto r = philox4x32(seed, counter + static_cast<uint64_t>(i) / per_block);
       double u;
       if constexpr (sizeof(T) == 4) {
         u = static_cast<double>(r[i % 4] >> 8) * 0x1.0p-24;

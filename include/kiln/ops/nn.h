@@ -26,7 +26,8 @@ struct Conv2dOptions {
 };
 
 // x (N, H, W, C_in), weight (KH, KW, C_in / groups, C_out), bias (C_out) or
-// undefined -> (N, H_out, W_out, C_out). f32 or bf16 (f32 accumulation).
+// undefined -> (N, H_out, W_out, C_out). f32 or bf16 (f32 accumulation,
+// output bf16) on oneDNN; f64 runs the reference kernel.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
               const Conv2dOptions& options = {});
 
@@ -36,7 +37,10 @@ struct Pool2dOptions {
   PaddingMode padding_mode = PaddingMode::kExplicit;
   std::array<int64_t, 4> padding = {0, 0, 0, 0};  // (top, bottom, left, right)
 };
-// Average pooling counts only real (unpadded) elements, as TensorFlow's SAME.
+// x (N, H, W, C) -> (N, H_out, W_out, C); f32, bf16 (oneDNN) or f64 (the
+// reference kernel). Explicit padding must be smaller than the kernel.
+// Average pooling counts only real (unpadded) elements, as TensorFlow's SAME;
+// max pooling never picks a padded position.
 Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options);
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options);
 // (N, H, W, C) -> (N, out_h, out_w, C) averaging the PyTorch bins

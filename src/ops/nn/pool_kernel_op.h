@@ -1,0 +1,15 @@
+// The shared forward/backward of max_pool2d and avg_pool2d: each op file
+// names its algorithm; the node carries the kernel plan and, for max
+// pooling, the workspace (oneDNN's, or the reference kernel's argmax) from
+// forward to backward.
+#pragma once
+
+#include "kernels/pool.h"
+#include "kiln/ops/nn.h"
+
+namespace kiln::ops_internal {
+
+Tensor pool_kernel_op(const char* name, const Tensor& x, const Pool2dOptions& options,
+                      kernels::PoolAlg alg);
+
+}  // namespace kiln::ops_internal
