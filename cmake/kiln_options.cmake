@@ -10,7 +10,10 @@ endif()
 function(kiln_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow -Wnon-virtual-dtor
                                            -Wno-unknown-pragmas
-                                           -Wno-missing-field-initializers)
+                                           -Wno-missing-field-initializers
+                                           # g++ 12 reports std::string concatenation
+                                           # falsely (GCC bug 105329).
+                                           -Wno-restrict)
   if(KILN_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "kiln/core/context.h"
 #include "kiln/data/loader.h"
+#include "kiln/ops/flops.h"
 #include "kiln/optim/ema.h"
 #include "kiln/train/checkpoint.h"
 #include "kiln/train/model_registry.h"
@@ -102,6 +103,11 @@ absl::Status Run::prepare_directory() {
 }
 
 absl::Status Run::build() {
+  if (config_.train.precision != "f32") {
+    return absl::UnimplementedError(absl::StrCat(
+        config_.file, ": key train.precision: ", config_.train.precision,
+        " training is not available yet; use \"f32\""));
+  }
   absl::StatusOr<RunData> data = build_data(config_);
   if (!data.ok()) return data.status();
   data_ = std::move(*data);
@@ -250,6 +256,7 @@ absl::StatusOr<TrainResult> Run::run() {
   TrainResult result;
   double train_seconds = 0;
   int64_t examples = 0;
+  int64_t train_flops = 0;  // of this invocation's steps
   double last_loss = NAN;
   std::map<std::string, double> eval_metrics;
   const int64_t first_step = step_;
@@ -259,7 +266,12 @@ absl::StatusOr<TrainResult> Run::run() {
       const double lr = schedule_(step - 1);
       const Clock::time_point step_start = Clock::now();
       data::Batch batch = loader_->next();
-      TrainStepResult r = task_->train_step(batch, {.step = step, .lr = lr});
+      TrainStepResult r;
+      {
+        FlopCounter counter;  // matmul and convolution FLOPs, forward and backward
+        r = task_->train_step(batch, {.step = step, .lr = lr});
+        train_flops += counter.flops();
+      }
       if (r.applied) {
         for (auto& [name, ema] : emas_) ema->update(step - 1);
       }
@@ -313,7 +325,10 @@ absl::StatusOr<TrainResult> Run::run() {
       {"train_seconds", train_seconds},
       {"examples_per_second", train_seconds > 0 ? static_cast<double>(examples) / train_seconds : 0.0},
       {"interrupted", result.interrupted},
+      {"flops_per_step", step_ > first_step ? train_flops / (step_ - first_step) : 0},
   };
+  // Training compute of the steps done (every step of a run costs the same).
+  result.summary["train_flops"] = result.summary["flops_per_step"].get<int64_t>() * step_;
   for (const auto& [name, value] : eval_metrics) result.summary["eval_" + name] = value;
   if (absl::Status s = write_json_atomic(dir_ / "summary.json", result.summary); !s.ok()) return s;
   return result;

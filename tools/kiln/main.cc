@@ -21,6 +21,8 @@ constexpr char kUsage[] =
     "                     evaluate a checkpoint on the held-out split\n"
     "  info CONFIG [--set ...] [--json]\n"
     "                     parameters per module and forward FLOPs per example\n"
+    "  sweep ABLATION [--set ...] [--only TEXT]\n"
+    "                     run a config under a grid of overrides; tabulate and plot\n"
     "\n"
     "Run 'kiln COMMAND --help' for a command's options.\n";
 
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
       {"train", kiln::cli::train_command},
       {"eval", kiln::cli::eval_command},
       {"info", kiln::cli::info_command},
+      {"sweep", kiln::cli::sweep_command},
   };
   auto it = commands.find(command);
   if (it == commands.end()) {

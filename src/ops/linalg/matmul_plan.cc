@@ -1,5 +1,7 @@
 #include "src/ops/linalg/matmul_plan.h"
 
+#include "kiln/ops/flops.h"
+
 #include <algorithm>
 
 #include "kiln/core/context.h"
@@ -118,6 +120,8 @@ MatmulPlan plan_matmul(const Tensor& a_in, const Tensor& b_in) {
 
 Tensor run_matmul(const MatmulPlan& plan) {
   Tensor c = Tensor::empty(plan.out_shape, plan.a.dtype());
+  // Every product (forward and both backward ones) comes through here.
+  FlopCounter::add(2 * c.numel() * plan.a.size(-1));
   const kernels::MatmulDesc& d = plan.desc;
   switch (d.dtype) {
     case DType::kF64:

@@ -3,6 +3,7 @@
 #include "kernels/conv.h"
 #include "kiln/core/context.h"
 #include "kiln/ops/cast.h"
+#include "kiln/ops/flops.h"
 #include "kiln/ops/nn.h"
 #include "kiln/ops/reduce.h"
 #include "src/ops/nn/conv_padding.h"
@@ -77,6 +78,11 @@ kernels::ConvDesc conv_desc(const Tensor& x, const Tensor& weight, const Tensor&
   return d;
 }
 
+// Multiply-adds of one pass (forward, backward data or backward weights) x 2.
+int64_t conv_flops(const kernels::ConvDesc& d) {
+  return 2 * d.n * d.out_h * d.out_w * d.c_out * d.kh * d.kw * (d.c_in / d.groups);
+}
+
 // Backward calls the backward kernels; f32/bf16 reuse the forward's plan
 // (the backend payload: oneDNN's forward primitive descriptor is the hint of
 // the backward primitives, which the plan creates once and keeps).
@@ -87,6 +93,7 @@ class Conv2dOp final : public autograd::Node {
     const Tensor g = as_contiguous(dy.dtype() == desc_.dtype ? dy : to_dtype(dy, desc_.dtype));
     Tensor dx, dw, db;
     if (needs[0]) {
+      FlopCounter::add(conv_flops(desc_));
       const Tensor& w = saved(w_);
       dx = Tensor::empty({desc_.n, desc_.h, desc_.w, desc_.c_in}, desc_.dtype);
       if (desc_.dtype == DType::kF64) {
@@ -98,6 +105,7 @@ class Conv2dOp final : public autograd::Node {
     }
     const bool want_bias = needs.size() > 2 && needs[2];
     if (needs[1]) {
+      FlopCounter::add(conv_flops(desc_));
       const Tensor& x = saved(x_);
       dw = Tensor::empty({desc_.kh, desc_.kw, desc_.c_in / desc_.groups, desc_.c_out}, desc_.dtype);
       if (want_bias) db = Tensor::empty({desc_.c_out}, desc_.dtype);
@@ -132,6 +140,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
   const Tensor bias = bias_in.defined() ? as_contiguous(bias_in) : Tensor();
   Tensor y = Tensor::empty({d.n, d.out_h, d.out_w, d.c_out}, d.dtype);
   std::shared_ptr<kernels::onednn::ConvPlan> plan;
+  FlopCounter::add(conv_flops(d));
   if (d.dtype == DType::kF64) {
     kernels::ref::conv_forward(d, x.data<double>(), weight.data<double>(),
                                bias.defined() ? bias.data<double>() : nullptr, y.data<double>());

@@ -1,0 +1,73 @@
+// kiln sweep: one base config run under a grid (or list) of overrides, one
+// point after another, resumable (a finished point is not run again, an
+// interrupted one is resumed), with the results gathered into results.csv,
+// results.md and a plot (results.svg) in the sweep's directory.
+//
+// An ablation file:
+//   {
+//     "base": "../experiments/x.json",        // relative to this file
+//     "set": {"train.steps": 500},            // overrides for every point
+//     "grid": {"a.b": [1, 2], "c": ["x", "y"]},  // cartesian product, or
+//     "points": [{"name": "p1", "set": {...}}],  // an explicit list
+//     "columns": ["eval_accuracy", "final_train_loss"],  // summary keys shown
+//     "plot": {"x": "a.b", "y": "eval_accuracy", "series": "c",
+//              "log_x": false, "log_y": false},
+//     "output_dir": "runs/ablations/x"
+//   }
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kiln/train/json_config.h"
+
+namespace kiln::train {
+
+struct SweepPoint {
+  std::string name;  // directory name under the sweep's output_dir
+  Json set = Json::object();  // "a.b" -> value
+};
+
+struct PlotSpec {
+  std::string x;       // an override key or a summary key
+  std::string y;       // a summary key
+  std::string series;  // an override key (one line per value), or empty
+  bool log_x = false;
+  bool log_y = false;
+};
+
+struct SweepSpec {
+  std::string file;
+  std::string base;  // resolved path of the base config
+  Json set = Json::object();
+  std::vector<SweepPoint> points;
+  std::vector<std::string> columns;
+  PlotSpec plot;
+  std::string output_dir;
+};
+
+absl::StatusOr<SweepSpec> load_sweep(const std::string& path,
+                                     const std::vector<std::string>& overrides);
+
+struct SweepOptions {
+  std::FILE* console = stdout;
+  bool interactive = false;
+  // Run only the points whose name contains this (empty: all).
+  std::string only;
+};
+
+// Runs every point not finished yet, then writes the results. Returns the
+// rows (point name, overrides and summary) as JSON.
+absl::StatusOr<Json> run_sweep(const SweepSpec& spec, const SweepOptions& options);
+
+// Writes results.csv, results.md and results.svg for `rows` into `dir`.
+absl::Status write_sweep_results(const SweepSpec& spec, const Json& rows, const std::string& dir);
+
+// A simple SVG line chart: one polyline per series.
+std::string svg_line_chart(const std::string& title, const std::string& x_label,
+                           const std::string& y_label,
+                           const std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>& series,
+                           bool log_x, bool log_y);
+
+}  // namespace kiln::train

@@ -1,0 +1,316 @@
+#include "kiln/train/sweep.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "kiln/train/trainer.h"
+
+namespace kiln::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+// "0.01" for 0.01, "adamw" for "adamw", "[1,2]" for lists: a readable token.
+std::string value_token(const Json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  return value.dump();
+}
+
+// A directory-safe point name from its overrides: "agc.clipping=0.01,lr=0.1".
+std::string point_name(const Json& set) {
+  std::vector<std::string> parts;
+  for (auto it = set.begin(); it != set.end(); ++it) {
+    std::string key = it.key();
+    const size_t dot = key.rfind('.');
+    if (dot != std::string::npos) key = key.substr(dot + 1);
+    parts.push_back(absl::StrCat(key, "=", value_token(it.value())));
+  }
+  std::string name = parts.empty() ? "base" : absl::StrJoin(parts, ",");
+  for (char& c : name) {
+    if (c == '/' || c == ' ' || c == '"' || c == '\'' || c == '[' || c == ']') c = '_';
+  }
+  return name;
+}
+
+std::vector<SweepPoint> grid_points(const Json& grid, ObjectReader& r) {
+  std::vector<SweepPoint> points{{"", Json::object()}};
+  for (auto it = grid.begin(); it != grid.end(); ++it) {
+    if (!it.value().is_array() || it.value().empty()) {
+      r.fail("grid." + it.key(), "must be a non-empty list of values");
+    }
+    std::vector<SweepPoint> next;
+    for (const SweepPoint& p : points) {
+      for (const Json& v : it.value()) {
+        SweepPoint q = p;
+        q.set[it.key()] = v;
+        next.push_back(q);
+      }
+    }
+    points = std::move(next);
+  }
+  for (SweepPoint& p : points) p.name = point_name(p.set);
+  return points;
+}
+
+// The value of a column for a row: an override or a summary key.
+std::optional<Json> lookup(const Json& row, const std::string& key) {
+  if (row["set"].contains(key)) return row["set"][key];
+  if (row["summary"].contains(key)) return row["summary"][key];
+  return std::nullopt;
+}
+
+std::string cell(const std::optional<Json>& v) {
+  if (!v) return "";
+  if (v->is_number_float()) return absl::StrFormat("%.5g", v->get<double>());
+  return value_token(*v);
+}
+
+}  // namespace
+
+absl::StatusOr<SweepSpec> load_sweep(const std::string& path,
+                                     const std::vector<std::string>& overrides) {
+  absl::StatusOr<Json> json = load_json_config(path);
+  if (!json.ok()) return json.status();
+  for (const std::string& o : overrides) {
+    if (absl::Status s = apply_override(*json, o); !s.ok()) return s;
+  }
+  SweepSpec spec;
+  spec.file = path;
+  try {
+    ObjectReader r(*json, "", path);
+    std::string base;
+    r.require("base", &base);
+    spec.base = (fs::path(path).parent_path() / base).string();
+    if (r.has("set")) {
+      spec.set = r.raw("set");
+      if (!spec.set.is_object()) r.fail("set", "must be an object of \"key.path\": value");
+    }
+    if (r.has("grid") == r.has("points")) r.fail("grid", "give exactly one of grid and points");
+    if (r.has("grid")) {
+      const Json& grid = r.raw("grid");
+      if (!grid.is_object()) r.fail("grid", "must be an object of \"key.path\": [values]");
+      spec.points = grid_points(grid, r);
+    } else {
+      const Json& points = r.raw("points");
+      if (!points.is_array() || points.empty()) r.fail("points", "must be a non-empty list");
+      for (size_t i = 0; i < points.size(); ++i) {
+        ObjectReader p(points[i], absl::StrCat("points.", i), path);
+        SweepPoint point;
+        p.read("name", &point.name);
+        if (p.has("set")) point.set = p.raw("set");
+        if (!point.set.is_object()) p.fail("set", "must be an object");
+        if (point.name.empty()) point.name = point_name(point.set);
+        p.finish();
+        spec.points.push_back(point);
+      }
+    }
+    r.read("columns", &spec.columns);
+    ObjectReader plot = r.object("plot");
+    plot.read("x", &spec.plot.x);
+    plot.read("y", &spec.plot.y);
+    plot.read("series", &spec.plot.series);
+    plot.read("log_x", &spec.plot.log_x);
+    plot.read("log_y", &spec.plot.log_y);
+    plot.finish();
+    r.require("output_dir", &spec.output_dir);
+    r.finish();
+  } catch (const ConfigError& e) {
+    return absl::InvalidArgumentError(e.message);
+  }
+  std::map<std::string, int> seen;
+  for (const SweepPoint& p : spec.points) {
+    if (seen[p.name]++ > 0) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": two points are named ", p.name));
+    }
+  }
+  return spec;
+}
+
+absl::StatusOr<Json> run_sweep(const SweepSpec& spec, const SweepOptions& options) {
+  Json rows = Json::array();
+  for (size_t i = 0; i < spec.points.size(); ++i) {
+    const SweepPoint& point = spec.points[i];
+    const fs::path dir = fs::path(spec.output_dir) / point.name;
+    Json row = {{"name", point.name}, {"set", point.set}, {"summary", Json::object()}};
+    if (!options.only.empty() && point.name.find(options.only) == std::string::npos) continue;
+
+    // Finished points are not run again.
+    std::ifstream summary_file(dir / "summary.json");
+    if (summary_file) {
+      std::stringstream text;
+      text << summary_file.rdbuf();
+      absl::StatusOr<Json> summary = parse_json(text.str(), (dir / "summary.json").string());
+      if (summary.ok() && !summary->value("interrupted", true)) {
+        std::fprintf(options.console, "[%zu/%zu] %s: done before, skipped\n", i + 1,
+                     spec.points.size(), point.name.c_str());
+        row["summary"] = *summary;
+        rows.push_back(row);
+        continue;
+      }
+    }
+    std::vector<std::string> sets;
+    for (auto it = spec.set.begin(); it != spec.set.end(); ++it) {
+      sets.push_back(absl::StrCat(it.key(), "=", it.value().dump()));
+    }
+    for (auto it = point.set.begin(); it != point.set.end(); ++it) {
+      sets.push_back(absl::StrCat(it.key(), "=", it.value().dump()));
+    }
+    sets.push_back(absl::StrCat("output_dir=", Json(dir.string()).dump()));
+    absl::StatusOr<ExperimentConfig> config = load_experiment(spec.base, sets);
+    if (!config.ok()) {
+      return absl::Status(config.status().code(),
+                          absl::StrCat("point ", point.name, ": ", config.status().message()));
+    }
+    std::fprintf(options.console, "[%zu/%zu] %s\n", i + 1, spec.points.size(), point.name.c_str());
+    TrainOptions train_options;
+    train_options.console = options.console;
+    train_options.interactive = options.interactive;
+    std::error_code ec;
+    train_options.resume = fs::exists(dir / "checkpoints", ec);
+    absl::StatusOr<TrainResult> result = train(*config, train_options);
+    if (!result.ok()) {
+      return absl::Status(result.status().code(),
+                          absl::StrCat("point ", point.name, ": ", result.status().message()));
+    }
+    row["summary"] = result->summary;
+    rows.push_back(row);
+    if (result->interrupted) {
+      return absl::CancelledError(absl::StrCat("sweep interrupted during ", point.name,
+                                               "; run the same command to continue"));
+    }
+  }
+  if (absl::Status s = write_sweep_results(spec, rows, spec.output_dir); !s.ok()) return s;
+  return rows;
+}
+
+absl::Status write_sweep_results(const SweepSpec& spec, const Json& rows, const std::string& dir) {
+  std::vector<std::string> keys;
+  for (const SweepPoint& p : spec.points) {
+    for (auto it = p.set.begin(); it != p.set.end(); ++it) {
+      if (std::find(keys.begin(), keys.end(), it.key()) == keys.end()) keys.push_back(it.key());
+    }
+  }
+  std::vector<std::string> columns = spec.columns;
+  if (columns.empty()) columns = {"final_train_loss", "eval_loss", "eval_accuracy", "examples_per_second"};
+
+  std::ostringstream csv, md;
+  std::vector<std::string> header{"point"};
+  header.insert(header.end(), keys.begin(), keys.end());
+  header.insert(header.end(), columns.begin(), columns.end());
+  csv << absl::StrJoin(header, ",") << "\n";
+  md << "| " << absl::StrJoin(header, " | ") << " |\n|";
+  for (size_t i = 0; i < header.size(); ++i) md << "---|";
+  md << "\n";
+  for (const Json& row : rows) {
+    std::vector<std::string> cells{row["name"].get<std::string>()};
+    for (const std::string& k : keys) cells.push_back(cell(lookup(row, k)));
+    for (const std::string& c : columns) cells.push_back(cell(lookup(row, c)));
+    std::vector<std::string> quoted;
+    for (const std::string& c : cells) {
+      quoted.push_back(c.find(',') == std::string::npos
+                           ? c
+                           : "\"" + absl::StrReplaceAll(c, {{"\"", "\"\""}}) + "\"");
+    }
+    csv << absl::StrJoin(quoted, ",") << "\n";
+    md << "| " << absl::StrJoin(cells, " | ") << " |\n";
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  std::ofstream(fs::path(dir) / "results.csv") << csv.str();
+  std::ofstream(fs::path(dir) / "results.md") << md.str();
+
+  // The plot: y against x, one line per series value.
+  PlotSpec plot = spec.plot;
+  if (plot.x.empty() && !keys.empty()) plot.x = keys.front();
+  if (plot.y.empty()) plot.y = columns.front();
+  std::map<std::string, std::vector<std::pair<double, double>>> lines;
+  for (const Json& row : rows) {
+    const std::optional<Json> x = lookup(row, plot.x);
+    const std::optional<Json> y = lookup(row, plot.y);
+    if (!x || !y || !x->is_number() || !y->is_number()) continue;
+    const std::string series = plot.series.empty() ? plot.y : cell(lookup(row, plot.series));
+    lines[series].emplace_back(x->get<double>(), y->get<double>());
+  }
+  std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>> ordered;
+  for (auto& [name, points] : lines) {
+    std::sort(points.begin(), points.end());
+    ordered.emplace_back(plot.series.empty() ? name : plot.series + "=" + name, points);
+  }
+  std::ofstream(fs::path(dir) / "results.svg")
+      << svg_line_chart(fs::path(spec.file).stem().string(), plot.x, plot.y, ordered, plot.log_x,
+                        plot.log_y);
+  return absl::OkStatus();
+}
+
+std::string svg_line_chart(
+    const std::string& title, const std::string& x_label, const std::string& y_label,
+    const std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>& series,
+    bool log_x, bool log_y) {
+  constexpr double kW = 640, kH = 420, kLeft = 70, kRight = 170, kTop = 40, kBottom = 50;
+  auto tx = [&](double v) { return log_x ? std::log10(std::max(v, 1e-300)) : v; };
+  auto ty = [&](double v) { return log_y ? std::log10(std::max(v, 1e-300)) : v; };
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  for (const auto& [name, points] : series) {
+    for (const auto& [x, y] : points) {
+      x0 = std::min(x0, tx(x));
+      x1 = std::max(x1, tx(x));
+      y0 = std::min(y0, ty(y));
+      y1 = std::max(y1, ty(y));
+    }
+  }
+  if (!std::isfinite(x0)) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
+  if (x1 == x0) x1 = x0 + 1;
+  if (y1 == y0) y1 = y0 + 1;
+  const double pw = kW - kLeft - kRight, ph = kH - kTop - kBottom;
+  auto px = [&](double x) { return kLeft + (tx(x) - x0) / (x1 - x0) * pw; };
+  auto py = [&](double y) { return kTop + ph - (ty(y) - y0) / (y1 - y0) * ph; };
+  static const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                  "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+  std::ostringstream svg;
+  svg << absl::StrFormat(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
+      "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" "
+      "fill=\"white\"/>\n",
+      kW, kH);
+  svg << absl::StrFormat("<text x=\"%g\" y=\"22\" font-size=\"15\">%s</text>\n", kLeft, title);
+  svg << absl::StrFormat(
+      "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"black\"/>\n",
+      kLeft, kTop, pw, ph);
+  for (int i = 0; i <= 4; ++i) {
+    const double fx = x0 + (x1 - x0) * i / 4, fy = y0 + (y1 - y0) * i / 4;
+    const double vx = log_x ? std::pow(10, fx) : fx, vy = log_y ? std::pow(10, fy) : fy;
+    svg << absl::StrFormat("<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">%.3g</text>\n",
+                           kLeft + pw * i / 4, kTop + ph + 16, vx);
+    svg << absl::StrFormat("<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%.3g</text>\n", kLeft - 6,
+                           kTop + ph - ph * i / 4 + 4, vy);
+  }
+  svg << absl::StrFormat("<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">%s%s</text>\n",
+                         kLeft + pw / 2, kH - 12, x_label, log_x ? " (log)" : "");
+  svg << absl::StrFormat(
+      "<text transform=\"translate(16,%g) rotate(-90)\" text-anchor=\"middle\">%s%s</text>\n",
+      kTop + ph / 2, y_label, log_y ? " (log)" : "");
+  for (size_t s = 0; s < series.size(); ++s) {
+    const char* color = kColors[s % 8];
+    std::string path;
+    for (const auto& [x, y] : series[s].second) {
+      absl::StrAppend(&path, absl::StrFormat("%.1f,%.1f ", px(x), py(y)));
+      svg << absl::StrFormat("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", px(x),
+                             py(y), color);
+    }
+    svg << absl::StrFormat("<polyline points=\"%s\" fill=\"none\" stroke=\"%s\"/>\n", path, color);
+    svg << absl::StrFormat("<text x=\"%g\" y=\"%g\" fill=\"%s\">%s</text>\n", kW - kRight + 10,
+                           kTop + 14 + 16.0 * static_cast<double>(s), color, series[s].first);
+  }
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+}  // namespace kiln::train

@@ -1,0 +1,47 @@
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "kiln/train/sweep.h"
+#include "kiln/train/trainer.h"
+#include "tools/kiln/commands.h"
+
+namespace kiln::cli {
+
+namespace {
+constexpr char kHelp[] =
+    "usage: kiln sweep ABLATION [--set a.b=value ...] [--only TEXT]\n"
+    "\n"
+    "Runs ABLATION's base config under each point of its grid (or list) of\n"
+    "overrides, one after another, into ABLATION's output_dir/<point>. A finished\n"
+    "point is not run again and an interrupted one resumes, so running the same\n"
+    "command again continues a sweep. Writes results.csv, results.md and\n"
+    "results.svg. --set overrides keys of the ablation file itself (e.g.\n"
+    "--set set.train.steps=100 is not valid: use --set 'set={\"train.steps\":100}').\n"
+    "--only runs the points whose name contains TEXT.\n";
+}  // namespace
+
+int sweep_command(const std::vector<std::string>& argv) {
+  absl::StatusOr<Args> args = parse_args(argv, {"only"}, {});
+  if (!args.ok()) return fail(std::string(args.status().message()));
+  if (args->help) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  if (args->positional.size() != 1) {
+    std::fputs(kHelp, stderr);
+    return 2;
+  }
+  absl::StatusOr<train::SweepSpec> spec = train::load_sweep(args->positional[0], args->sets);
+  if (!spec.ok()) return fail(std::string(spec.status().message()));
+  train::install_stop_signal_handlers();
+  train::SweepOptions options;
+  options.interactive = isatty(fileno(stdout)) != 0;
+  options.only = args->option("only").value_or("");
+  absl::StatusOr<train::Json> rows = train::run_sweep(*spec, options);
+  if (!rows.ok()) return fail(std::string(rows.status().message()));
+  std::printf("results: %s/results.md\n", spec->output_dir.c_str());
+  return 0;
+}
+
+}  // namespace kiln::cli
