@@ -1,0 +1,9 @@
+// AVX2 + FMA attention block steps: the shared body in kernels/simd/attention_impl.inc.
+#include <math.h>
+
+#include "kernels/attention.h"
+#include "kernels/simd/vec_avx2.h"
+
+namespace kiln::kernels::avx2 {
+#include "kernels/simd/attention_impl.inc"
+}  // namespace kiln::kernels::avx2
