@@ -21,7 +21,7 @@ enum class UnaryOp : int {
   kSqrt,
   kRsqrt,
   kSquare,
-  kPow,        // x ^ alpha
+  kPow,  // x ^ alpha
   kTanh,
   kSigmoid,
   kRelu,
@@ -63,8 +63,8 @@ static constexpr UnaryNeeds unary_derivative_needs(UnaryOp op) {
 // diff_src[i] = diff_dst[i] * d op(x) / dx at x = src[i], where y = dst[i]
 // = op(x). Only the operand unary_derivative_needs(op) names is read; the
 // other may alias it.
-#define KILN_UNARY_KERNELS(T)                                                               \
-  void unary_forward(UnaryOp op, const T* src, T* dst, int64_t n, UnaryParams params);      \
+#define KILN_UNARY_KERNELS(T)                                                                 \
+  void unary_forward(UnaryOp op, const T* src, T* dst, int64_t n, UnaryParams params);        \
   void unary_backward(UnaryOp op, const T* src, const T* dst, const T* diff_dst, T* diff_src, \
                       int64_t n, UnaryParams params);
 

@@ -14,8 +14,7 @@ std::array<uint32_t, 4> philox4x32(uint64_t seed, uint64_t counter);
 
 // Uniform [0, 1) floats with 24 random bits (doubles with 53) per element.
 void random_uniform(uint64_t seed, uint64_t counter, float* dst, int64_t n, double lo, double hi);
-void random_uniform(uint64_t seed, uint64_t counter, double* dst, int64_t n, double lo,
-                    double hi);
+void random_uniform(uint64_t seed, uint64_t counter, double* dst, int64_t n, double lo, double hi);
 // Standard normal via Box-Muller: element pairs (2j, 2j + 1) share block
 // counter + j.
 void random_normal(uint64_t seed, uint64_t counter, float* dst, int64_t n, double mean,
@@ -29,8 +28,8 @@ void random_normal(uint64_t seed, uint64_t counter, double* dst, int64_t n, doub
 inline constexpr int kTruncatedDraws = 16;
 void random_truncated_normal(uint64_t seed, uint64_t counter, float* dst, int64_t n, double mean,
                              double stddev);
-void random_truncated_normal(uint64_t seed, uint64_t counter, double* dst, int64_t n,
-                             double mean, double stddev);
+void random_truncated_normal(uint64_t seed, uint64_t counter, double* dst, int64_t n, double mean,
+                             double stddev);
 // Integers uniform in [lo, hi), by multiply-shift on 64 random bits.
 void random_int(uint64_t seed, uint64_t counter, int64_t* dst, int64_t n, int64_t lo, int64_t hi);
 

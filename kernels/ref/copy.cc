@@ -40,8 +40,8 @@ void with_type(DType dtype, F&& f) {
 }
 
 // Drops size-1 dims and merges dims that are contiguous in both operands.
-int coalesce(const int64_t* shape, const int64_t* dst_strides, const int64_t* src_strides,
-             int rank, int64_t* out_shape, int64_t* out_dst, int64_t* out_src) {
+int coalesce(const int64_t* shape, const int64_t* dst_strides, const int64_t* src_strides, int rank,
+             int64_t* out_shape, int64_t* out_dst, int64_t* out_src) {
   int n = 0;
   for (int i = 0; i < rank; ++i) {
     if (shape[i] == 1) continue;
@@ -105,8 +105,8 @@ void copy_strided(const StridedOperand& dst, const StridedOperand& src, const in
     if (shape[i] == 0) return;
   }
   int64_t cshape[kMaxRank], cdst[kMaxRank], csrc[kMaxRank];
-  const int n = coalesce(shape, dst.strides, src.strides, std::min(rank, kMaxRank), cshape, cdst,
-                         csrc);
+  const int n =
+      coalesce(shape, dst.strides, src.strides, std::min(rank, kMaxRank), cshape, cdst, csrc);
   if (n == 1 && cdst[0] == 1 && csrc[0] == 1) {
     if (dst.dtype == DType::kF32 && src.dtype == DType::kBF16) {
       return bf16_to_f32(static_cast<const uint16_t*>(src.data), static_cast<float*>(dst.data),
@@ -121,8 +121,8 @@ void copy_strided(const StridedOperand& dst, const StridedOperand& src, const in
     using To = decltype(to);
     with_type<void>(src.dtype, [&](auto from) {
       using From = decltype(from);
-      copy_typed(static_cast<To*>(dst.data), static_cast<const From*>(src.data), cshape, cdst,
-                 csrc, n);
+      copy_typed(static_cast<To*>(dst.data), static_cast<const From*>(src.data), cshape, cdst, csrc,
+                 n);
     });
   });
 }

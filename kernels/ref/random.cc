@@ -36,7 +36,8 @@ void uniform_impl(uint64_t seed, uint64_t counter, T* dst, int64_t n, double lo,
       }
       T v = static_cast<T>(lo + (hi - lo) * u);
       // Rounding to T can land on hi; keep the interval half-open.
-      if (v >= static_cast<T>(hi) && hi > lo) v = std::nextafter(static_cast<T>(hi), static_cast<T>(lo));
+      if (v >= static_cast<T>(hi) && hi > lo)
+        v = std::nextafter(static_cast<T>(hi), static_cast<T>(lo));
       dst[i] = v;
     }
   });
@@ -101,8 +102,7 @@ std::array<uint32_t, 4> philox4x32(uint64_t seed, uint64_t counter) {
 void random_uniform(uint64_t seed, uint64_t counter, float* dst, int64_t n, double lo, double hi) {
   uniform_impl(seed, counter, dst, n, lo, hi);
 }
-void random_uniform(uint64_t seed, uint64_t counter, double* dst, int64_t n, double lo,
-                    double hi) {
+void random_uniform(uint64_t seed, uint64_t counter, double* dst, int64_t n, double lo, double hi) {
   uniform_impl(seed, counter, dst, n, lo, hi);
 }
 void random_normal(uint64_t seed, uint64_t counter, float* dst, int64_t n, double mean,
@@ -117,13 +117,12 @@ void random_truncated_normal(uint64_t seed, uint64_t counter, float* dst, int64_
                              double stddev) {
   truncated_impl(seed, counter, dst, n, mean, stddev);
 }
-void random_truncated_normal(uint64_t seed, uint64_t counter, double* dst, int64_t n,
-                             double mean, double stddev) {
+void random_truncated_normal(uint64_t seed, uint64_t counter, double* dst, int64_t n, double mean,
+                             double stddev) {
   truncated_impl(seed, counter, dst, n, mean, stddev);
 }
 
-void random_int(uint64_t seed, uint64_t counter, int64_t* dst, int64_t n, int64_t lo,
-                int64_t hi) {
+void random_int(uint64_t seed, uint64_t counter, int64_t* dst, int64_t n, int64_t lo, int64_t hi) {
   const unsigned __int128 range = static_cast<unsigned __int128>(hi - lo);
   parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {

@@ -1,5 +1,6 @@
 #include "kiln/autograd/engine.h"
 
+#include <algorithm>
 #include <queue>
 #include <unordered_map>
 #include <unordered_set>
@@ -48,8 +49,30 @@ std::unordered_map<Node*, int> count_dependencies(Node* root) {
   return deps;
 }
 
-// Runs the graph below `root`. If `captures` is non-empty, gradients reaching
-// those nodes are stored in `captured` and leaves are left untouched.
+// The nodes below `root` from which a captured node can be reached (the
+// captured ones included). An edge always points at an older node (smaller
+// sequence number), so one pass from the oldest node settles each node after
+// everything below it.
+std::unordered_set<Node*> nodes_reaching(Node* root, const std::unordered_map<Node*, int>& deps,
+                                         const std::unordered_map<Node*, size_t>& captures) {
+  std::vector<Node*> nodes{root};
+  for (const auto& entry : deps) nodes.push_back(entry.first);
+  std::sort(nodes.begin(), nodes.end(),
+            [](const Node* a, const Node* b) { return a->sequence_nr() < b->sequence_nr(); });
+  std::unordered_set<Node*> reaching;
+  for (Node* node : nodes) {
+    bool reaches = captures.count(node) > 0;
+    for (const Edge& edge : node->edges()) {
+      reaches = reaches || (edge.valid() && reaching.count(edge.node.get()) > 0);
+    }
+    if (reaches) reaching.insert(node);
+  }
+  return reaching;
+}
+
+// Runs the graph below `root`. If `captured` is given, gradients reaching the
+// nodes in `captures` are stored in it, leaves are left untouched, and only
+// the nodes on a path to a captured node run.
 void execute(const std::shared_ptr<Node>& root, Tensor grad_root, bool retain_graph,
              const std::unordered_map<Node*, size_t>& captures, TensorList* captured) {
   NoGradGuard no_grad;
@@ -58,7 +81,9 @@ void execute(const std::shared_ptr<Node>& root, Tensor grad_root, bool retain_gr
   std::priority_queue<Node*, std::vector<Node*>, LaterFirst> ready;
   buffers[root.get()] = std::move(grad_root);
   ready.push(root.get());
-  const bool capture_mode = !captures.empty();
+  const bool capture_mode = captured != nullptr;
+  const std::unordered_set<Node*> reaching =
+      capture_mode ? nodes_reaching(root.get(), deps, captures) : std::unordered_set<Node*>();
 
   while (!ready.empty()) {
     Node* node = ready.top();
@@ -69,12 +94,17 @@ void execute(const std::shared_ptr<Node>& root, Tensor grad_root, bool retain_gr
     if (capture_mode) {
       auto it = captures.find(node);
       if (it != captures.end()) (*captured)[it->second] = grad_output;
-      if (dynamic_cast<AccumulateGrad*>(node) != nullptr) continue;
     }
 
     const std::vector<Edge>& edges = node->edges();
     NeedsGrad needs(edges.size());
-    for (size_t i = 0; i < edges.size(); ++i) needs[i] = edges[i].valid();
+    bool any_needed = false;
+    for (size_t i = 0; i < edges.size(); ++i) {
+      needs[i] = edges[i].valid() && (!capture_mode || reaching.count(edges[i].node.get()) > 0);
+      any_needed = any_needed || needs[i];
+    }
+    // Nothing captured below this node (a leaf's accumulator included): skip it.
+    if (capture_mode && !any_needed) continue;
     TensorList grads;
     if (grad_output.defined()) grads = node->backward(grad_output, needs);
     grad_output = Tensor();
@@ -82,7 +112,7 @@ void execute(const std::shared_ptr<Node>& root, Tensor grad_root, bool retain_gr
 
     for (size_t i = 0; i < edges.size(); ++i) {
       const Edge& edge = edges[i];
-      if (!edge.valid()) continue;
+      if (!needs[i]) continue;
       Node* next = edge.node.get();
       if (i < grads.size() && grads[i].defined()) {
         Tensor g = fit_to_edge(std::move(grads[i]), edge, *node);
@@ -126,12 +156,14 @@ void run_backward(const Tensor& root, const Tensor& grad_root, bool retain_graph
   execute(node, default_root_grad(root, grad_root), retain_graph, {}, nullptr);
 }
 
-TensorList grad(const TensorList& outputs, const TensorList& grad_outputs,
-                const TensorList& inputs, bool retain_graph) {
+TensorList grad(const TensorList& outputs, const TensorList& grad_outputs, const TensorList& inputs,
+                bool retain_graph) {
   KILN_CHECK(outputs.size() == grad_outputs.size() || grad_outputs.empty(),
              "grad: ", outputs.size(), " outputs but ", grad_outputs.size(), " gradients");
   TensorList result(inputs.size());
   std::unordered_map<Node*, size_t> captures;
+  // An input listed twice has one node: it is captured once and copied.
+  std::vector<size_t> first_index(inputs.size());
   std::vector<std::shared_ptr<Node>> keep_alive;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& in = inputs[i];
@@ -148,21 +180,22 @@ TensorList grad(const TensorList& outputs, const TensorList& grad_outputs,
       auto probe = make_node<Probe>(self);
       node = probe->edges()[0].node;  // the leaf's accumulator
     }
-    captures.emplace(node.get(), i);
+    first_index[i] = captures.emplace(node.get(), i).first->second;
     keep_alive.push_back(std::move(node));
   }
   for (size_t k = 0; k < outputs.size(); ++k) {
     const Tensor g = grad_outputs.empty() ? Tensor() : grad_outputs[k];
     const bool last = k + 1 == outputs.size();
     TensorList partial(inputs.size());
-    execute(root_node(outputs[k], "grad"), default_root_grad(outputs[k], g),
-            retain_graph || !last, captures, &partial);
+    execute(root_node(outputs[k], "grad"), default_root_grad(outputs[k], g), retain_graph || !last,
+            captures, &partial);
     NoGradGuard no_grad;
     for (size_t i = 0; i < inputs.size(); ++i) {
       if (!partial[i].defined()) continue;
       result[i] = result[i].defined() ? add(result[i], partial[i]) : partial[i];
     }
   }
+  for (size_t i = 0; i < inputs.size(); ++i) result[i] = result[first_index[i]];
   return result;
 }
 

@@ -18,14 +18,22 @@ thread_local std::vector<Node*>* t_pending_deletes = nullptr;
 std::shared_ptr<Node> gradient_edge(const Tensor& t) {
   if (!t.defined() || !t.requires_grad()) return nullptr;
   if (t.grad_fn()) return t.grad_fn();
-  AutogradMeta& meta = t.impl().autograd_meta();
-  if (auto existing = meta.accumulator.lock()) return existing;
-  std::shared_ptr<Node> accumulator(new AccumulateGrad(t.impl_ptr()), NodeDeleter());
-  meta.accumulator = accumulator;
-  return accumulator;
+  return grad_accumulator(t);
 }
 
 }  // namespace
+
+std::shared_ptr<AccumulateGrad> grad_accumulator(const Tensor& leaf) {
+  KILN_CHECK(leaf.defined() && leaf.is_leaf() && leaf.requires_grad(),
+             "grad_accumulator: the tensor must be a leaf that requires grad");
+  AutogradMeta& meta = leaf.impl().autograd_meta();
+  if (auto existing = meta.accumulator.lock()) {
+    return std::static_pointer_cast<AccumulateGrad>(existing);
+  }
+  std::shared_ptr<AccumulateGrad> accumulator(new AccumulateGrad(leaf.impl_ptr()), NodeDeleter());
+  meta.accumulator = accumulator;
+  return accumulator;
+}
 
 void NodeDeleter::operator()(Node* node) const {
   if (t_pending_deletes != nullptr) {
@@ -105,7 +113,20 @@ TensorList AccumulateGrad::backward(const Tensor& grad_output, const NeedsGrad&)
   } else {
     add_(existing, grad_output);
   }
+  // A copy: a hook may add or remove hooks.
+  const std::vector<std::pair<uint64_t, PostAccumulateGradHook>> hooks = post_hooks_;
+  for (const auto& [id, hook] : hooks) hook(leaf);
   return {};
+}
+
+uint64_t AccumulateGrad::add_post_hook(PostAccumulateGradHook hook) {
+  KILN_CHECK(hook != nullptr, "add_post_hook: empty hook");
+  post_hooks_.emplace_back(next_hook_id_, std::move(hook));
+  return next_hook_id_++;
+}
+
+void AccumulateGrad::remove_post_hook(uint64_t id) {
+  std::erase_if(post_hooks_, [id](const auto& entry) { return entry.first == id; });
 }
 
 }  // namespace kiln::autograd

@@ -8,8 +8,6 @@ LayerNorm::LayerNorm(const LayerNormOptions& options) : options_(options) {
   if (options.offset) beta_ = register_parameter("offset", zeros({options.size}));
 }
 
-Tensor LayerNorm::forward(const Tensor& x) {
-  return layer_norm(x, gamma_, beta_, options_.eps);
-}
+Tensor LayerNorm::forward(const Tensor& x) { return layer_norm(x, gamma_, beta_, options_.eps); }
 
 }  // namespace kiln::nn

@@ -8,12 +8,11 @@ Mlp::Mlp(const MlpOptions& options, Generator& gen)
   std::vector<int64_t> sizes = options.hidden;
   sizes.push_back(options.out_features);
   for (size_t i = 0; i < sizes.size(); ++i) {
-    auto layer = std::make_shared<Linear>(
-        LinearOptions{.in_features = in,
-                      .out_features = sizes[i],
-                      .bias = options.bias,
-                      .weight_init = options.weight_init},
-        gen);
+    auto layer = std::make_shared<Linear>(LinearOptions{.in_features = in,
+                                                        .out_features = sizes[i],
+                                                        .bias = options.bias,
+                                                        .weight_init = options.weight_init},
+                                          gen);
     layers_.push_back(register_module("linear_" + std::to_string(i), layer));
     in = sizes[i];
   }

@@ -52,8 +52,7 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> module) 
   children_.emplace_back(name, std::move(module));
 }
 
-void Module::collect(const std::string& prefix, NamedTensors* params,
-                     NamedTensors* buffers) const {
+void Module::collect(const std::string& prefix, NamedTensors* params, NamedTensors* buffers) const {
   if (params) {
     for (const auto& [name, t] : parameters_) params->emplace_back(prefix + name, t);
   }
@@ -126,10 +125,9 @@ absl::Status Module::load_state_dict(const std::map<std::string, Tensor>& state,
     }
     used.insert(name);
     if (it->second.shape() != t.shape() || it->second.dtype() != t.dtype()) {
-      mismatched.push_back(absl::StrCat(name, " (expected ", dtype_name(t.dtype()), " ",
-                                        shape_str(t.shape()), ", got ",
-                                        dtype_name(it->second.dtype()), " ",
-                                        shape_str(it->second.shape()), ")"));
+      mismatched.push_back(absl::StrCat(
+          name, " (expected ", dtype_name(t.dtype()), " ", shape_str(t.shape()), ", got ",
+          dtype_name(it->second.dtype()), " ", shape_str(it->second.shape()), ")"));
     }
   }
   std::vector<std::string> unexpected;

@@ -17,12 +17,12 @@ MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionOptions& options,
   if (o.value_size == 0) o.value_size = o.key_size;
   if (o.output_size == 0) o.output_size = o.query_size;
   auto linear = [&](const char* name, int64_t in, int64_t out) {
-    return register_module(name, std::make_shared<Linear>(
-                                     LinearOptions{.in_features = in,
-                                                   .out_features = out,
-                                                   .bias = o.bias,
-                                                   .weight_init = o.weight_init},
-                                     gen));
+    return register_module(name,
+                           std::make_shared<Linear>(LinearOptions{.in_features = in,
+                                                                  .out_features = out,
+                                                                  .bias = o.bias,
+                                                                  .weight_init = o.weight_init},
+                                                    gen));
   };
   q_proj_ = linear("query", o.query_size, o.num_heads * o.key_size);
   k_proj_ = linear("key", o.kv_size, o.num_heads * o.key_size);
@@ -30,8 +30,8 @@ MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionOptions& options,
   out_proj_ = linear("output", o.num_heads * o.value_size, o.output_size);
 }
 
-Tensor MultiHeadAttention::forward(const Tensor& query, const Tensor& key_value,
-                                   const Tensor& bias, const Tensor& key_padding_mask) {
+Tensor MultiHeadAttention::forward(const Tensor& query, const Tensor& key_value, const Tensor& bias,
+                                   const Tensor& key_padding_mask) {
   const MultiHeadAttentionOptions& o = options_;
   KILN_CHECK(query.dim() == 3 && key_value.dim() == 3 && query.size(0) == key_value.size(0),
              "MultiHeadAttention: query ", shape_str(query.shape()), " and key_value ",

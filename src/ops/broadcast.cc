@@ -25,7 +25,8 @@ kernels::BroadcastDesc make_broadcast_desc(const Tensor& a, const Tensor& b, Int
     const int64_t sa = broadcast_stride(a, out_shape, i);
     const int64_t sb = broadcast_stride(b, out_shape, i);
     // Merge with the previous dim when both operands step through them as one.
-    if (rank > 0 && desc.a_strides[rank - 1] == sa * size && desc.b_strides[rank - 1] == sb * size) {
+    if (rank > 0 && desc.a_strides[rank - 1] == sa * size &&
+        desc.b_strides[rank - 1] == sb * size) {
       desc.shape[rank - 1] *= size;
       desc.a_strides[rank - 1] = sa;
       desc.b_strides[rank - 1] = sb;

@@ -12,20 +12,18 @@ TensorList broadcast_pair(DType d, Generator& g) {
   return {random_tensor({2, 3, 4}, d, g, 0.5, 2.0), random_tensor({3, 1}, d, g, 0.5, 2.0)};
 }
 
-#define BINARY_SAMPLE(name)                                                               \
-  KILN_OP_SAMPLE({.op = #name,                                                            \
-                  .variant = "broadcast (2,3,4) with (3,1)",                              \
-                  .inputs = broadcast_pair,                                               \
-                  .apply = [](const TensorList& in) { return name(in[0], in[1]); }});     \
-  KILN_OP_SAMPLE({.op = #name,                                                            \
-                  .variant = "transposed view",                                           \
-                  .inputs = [](DType d, Generator& g) -> TensorList {                     \
-                    return {random_tensor({4, 3}, d, g, 0.5, 2.0),                        \
-                            random_tensor({3, 4}, d, g, 0.5, 2.0)};                       \
-                  },                                                                      \
-                  .apply = [](const TensorList& in) {                                     \
-                    return name(transpose(in[0], 0, 1), in[1]);                           \
-                  }})
+#define BINARY_SAMPLE(name)                                                                     \
+  KILN_OP_SAMPLE({.op = #name,                                                                  \
+                  .variant = "broadcast (2,3,4) with (3,1)",                                    \
+                  .inputs = broadcast_pair,                                                     \
+                  .apply = [](const TensorList& in) { return name(in[0], in[1]); }});           \
+  KILN_OP_SAMPLE(                                                                               \
+      {.op = #name,                                                                             \
+       .variant = "transposed view",                                                            \
+       .inputs = [](DType d, Generator& g) -> TensorList {                                      \
+         return {random_tensor({4, 3}, d, g, 0.5, 2.0), random_tensor({3, 4}, d, g, 0.5, 2.0)}; \
+       },                                                                                       \
+       .apply = [](const TensorList& in) { return name(transpose(in[0], 0, 1), in[1]); }})
 
 BINARY_SAMPLE(add);
 BINARY_SAMPLE(sub);

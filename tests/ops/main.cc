@@ -52,10 +52,9 @@ int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   for (const kiln::testing::OpSample& sample : kiln::testing::op_samples()) {
     std::string name = sample.op + "/" + sample.variant;
-    ::testing::RegisterTest("Gradcheck", name.c_str(), nullptr, nullptr, __FILE__, __LINE__,
-                            [&sample]() -> ::testing::Test* {
-                              return new kiln::testing::GradcheckTest(&sample);
-                            });
+    ::testing::RegisterTest(
+        "Gradcheck", name.c_str(), nullptr, nullptr, __FILE__, __LINE__,
+        [&sample]() -> ::testing::Test* { return new kiln::testing::GradcheckTest(&sample); });
   }
   return RUN_ALL_TESTS();
 }

@@ -10,9 +10,7 @@ namespace kiln::testing {
 namespace {
 
 double mean_of(const Tensor& t) { return mean(to_dtype(t, DType::kF64)).item<double>(); }
-double std_of(const Tensor& t) {
-  return std::sqrt(var(to_dtype(t, DType::kF64)).item<double>());
-}
+double std_of(const Tensor& t) { return std::sqrt(var(to_dtype(t, DType::kF64)).item<double>()); }
 
 std::vector<double> draw_with_threads(int threads) {
   Context context({.num_threads = threads});

@@ -19,7 +19,9 @@ KILN_OP_SAMPLE({.op = "sum",
 KILN_OP_SAMPLE({.op = "sum",
                 .variant = "dims 0 and 2 (not consecutive)",
                 .inputs = cube,
-                .apply = [](const TensorList& in) { return sum(in[0], {0, -1}); }});
+                .apply = [](const TensorList& in) {
+                  return sum(in[0], {0, -1});
+                }});
 KILN_OP_SAMPLE({.op = "mean",
                 .variant = "last dim",
                 .inputs = cube,
@@ -27,7 +29,9 @@ KILN_OP_SAMPLE({.op = "mean",
 KILN_OP_SAMPLE({.op = "sum_to",
                 .variant = "(2,3,4) to (3,1)",
                 .inputs = cube,
-                .apply = [](const TensorList& in) { return sum_to(in[0], {3, 1}); }});
+                .apply = [](const TensorList& in) {
+                  return sum_to(in[0], {3, 1});
+                }});
 
 TEST(Reduce, LongRowsAreSummedDeterministically) {
   Generator gen(7);

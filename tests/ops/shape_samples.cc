@@ -11,17 +11,19 @@ TensorList cube(DType d, Generator& g) { return {random_tensor({2, 3, 4}, d, g)}
 KILN_OP_SAMPLE({.op = "reshape",
                 .variant = "(2,3,4) to (4,-1)",
                 .inputs = cube,
-                .apply = [](const TensorList& in) { return reshape(in[0], {4, -1}); }});
+                .apply = [](const TensorList& in) {
+                  return reshape(in[0], {4, -1});
+                }});
 KILN_OP_SAMPLE({.op = "reshape",
                 .variant = "of a transposed view (copies)",
                 .inputs = cube,
                 .apply = [](const TensorList& in) {
                   return reshape(transpose(in[0], 0, 2), {-1});
                 }});
-KILN_OP_SAMPLE({.op = "permute",
-                .variant = "(2,0,1)",
-                .inputs = cube,
-                .apply = [](const TensorList& in) { return permute(in[0], {2, 0, 1}); }});
+KILN_OP_SAMPLE(
+    {.op = "permute", .variant = "(2,0,1)", .inputs = cube, .apply = [](const TensorList& in) {
+       return permute(in[0], {2, 0, 1});
+     }});
 KILN_OP_SAMPLE({.op = "transpose",
                 .variant = "dims 0 and 2",
                 .inputs = cube,
@@ -31,11 +33,16 @@ KILN_OP_SAMPLE({.op = "expand",
                 .inputs = [](DType d, Generator& g) -> TensorList {
                   return {random_tensor({3, 1}, d, g)};
                 },
-                .apply = [](const TensorList& in) { return expand(in[0], {2, 3, 5}); }});
+                .apply =
+                    [](const TensorList& in) {
+                      return expand(in[0], {2, 3, 5});
+                    }});
 KILN_OP_SAMPLE({.op = "contiguous",
                 .variant = "of a permuted view",
                 .inputs = cube,
-                .apply = [](const TensorList& in) { return contiguous(permute(in[0], {1, 2, 0})); }});
+                .apply = [](const TensorList& in) {
+                  return contiguous(permute(in[0], {1, 2, 0}));
+                }});
 KILN_OP_SAMPLE({.op = "clone",
                 .variant = "2x3x4",
                 .inputs = cube,
@@ -43,9 +50,10 @@ KILN_OP_SAMPLE({.op = "clone",
 KILN_OP_SAMPLE({.op = "to_dtype",
                 .variant = "to f32 and back (f32 rounding: a large step)",
                 .inputs = cube,
-                .apply = [](const TensorList& in) {
-                  return to_dtype(mul_scalar(to_dtype(in[0], DType::kF32), 2.0), in[0].dtype());
-                },
+                .apply =
+                    [](const TensorList& in) {
+                      return to_dtype(mul_scalar(to_dtype(in[0], DType::kF32), 2.0), in[0].dtype());
+                    },
                 .eps = 1e-2,
                 .f64_tolerance = 1e-4,
                 .check_f32 = false});

@@ -9,10 +9,13 @@ TensorList one(IntList shape, DType dtype, Generator& gen, double lo, double hi)
 }
 
 // A sample over a (3, 5) input in [lo, hi).
-#define UNARY_SAMPLE(name, lo, hi, expr)                                        \
-  KILN_OP_SAMPLE({.op = #name,                                                  \
-                  .variant = "3x5",                                             \
-                  .inputs = [](DType d, Generator& g) { return one({3, 5}, d, g, lo, hi); }, \
+#define UNARY_SAMPLE(name, lo, hi, expr)                  \
+  KILN_OP_SAMPLE({.op = #name,                            \
+                  .variant = "3x5",                       \
+                  .inputs =                               \
+                      [](DType d, Generator& g) {         \
+                        return one({3, 5}, d, g, lo, hi); \
+                      },                                  \
                   .apply = [](const TensorList& in) { return expr; }})
 
 UNARY_SAMPLE(neg, -2, 2, neg(in[0]));
@@ -30,12 +33,12 @@ UNARY_SAMPLE(add_scalar, -2, 2, add_scalar(in[0], 0.75));
 UNARY_SAMPLE(mul_scalar, -2, 2, mul_scalar(in[0], -1.25));
 
 // Ops with a kink at 0 (or at the clamp bounds) get inputs away from it.
-#define KINK_SAMPLE(name, expr)                                                         \
-  KILN_OP_SAMPLE({.op = #name,                                                          \
-                  .variant = "3x5 away from the kink",                                  \
-                  .inputs = [](DType d, Generator& g) -> TensorList {                   \
-                    return {away_from_zero({3, 5}, d, g)};                              \
-                  },                                                                    \
+#define KINK_SAMPLE(name, expr)                                       \
+  KILN_OP_SAMPLE({.op = #name,                                        \
+                  .variant = "3x5 away from the kink",                \
+                  .inputs = [](DType d, Generator& g) -> TensorList { \
+                    return {away_from_zero({3, 5}, d, g)};            \
+                  },                                                  \
                   .apply = [](const TensorList& in) { return expr; }})
 
 KINK_SAMPLE(abs, abs(in[0]));
@@ -45,11 +48,17 @@ KINK_SAMPLE(clamp, clamp(mul_scalar(in[0], 2.0), -1.1, 0.9));
 
 KILN_OP_SAMPLE({.op = "gelu",
                 .variant = "tanh approximation",
-                .inputs = [](DType d, Generator& g) { return one({4, 7}, d, g, -4, 4); },
+                .inputs =
+                    [](DType d, Generator& g) {
+                      return one({4, 7}, d, g, -4, 4);
+                    },
                 .apply = [](const TensorList& in) { return gelu(in[0], true); }});
 KILN_OP_SAMPLE({.op = "gelu",
                 .variant = "exact",
-                .inputs = [](DType d, Generator& g) { return one({4, 7}, d, g, -4, 4); },
+                .inputs =
+                    [](DType d, Generator& g) {
+                      return one({4, 7}, d, g, -4, 4);
+                    },
                 .apply = [](const TensorList& in) { return gelu(in[0], false); }});
 
 }  // namespace

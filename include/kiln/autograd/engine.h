@@ -11,7 +11,7 @@ void run_backward(const Tensor& root, const Tensor& grad_root, bool retain_graph
 
 // Gradients of `outputs` (seeded with `grad_outputs`) with respect to
 // `inputs`, returned instead of accumulated. Undefined where unreachable.
-TensorList grad(const TensorList& outputs, const TensorList& grad_outputs,
-                const TensorList& inputs, bool retain_graph = false);
+TensorList grad(const TensorList& outputs, const TensorList& grad_outputs, const TensorList& inputs,
+                bool retain_graph = false);
 
 }  // namespace kiln::autograd

@@ -9,8 +9,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kiln/tensor/tensor.h"
@@ -87,7 +89,13 @@ std::shared_ptr<N> make_node(const TensorList& inputs, Args&&... args) {
 // Makes `node` the grad_fn of `output` (output becomes a non-leaf requiring grad).
 void set_history(Tensor& output, std::shared_ptr<Node> node);
 
-// Gradient accumulation into a leaf.
+// Called with the leaf after a backward pass accumulated into its grad()
+// (see kiln/autograd/hooks.h).
+using PostAccumulateGradHook = std::function<void(const Tensor& leaf)>;
+
+// Gradient accumulation into a leaf. It runs once per backward pass that
+// reaches the leaf (the engine sums every path first), then runs its hooks
+// in the order they were added.
 class AccumulateGrad final : public Node {
  public:
   explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) {}
@@ -95,8 +103,19 @@ class AccumulateGrad final : public Node {
   std::string_view name() const override { return "accumulate_grad"; }
   TensorList backward(const Tensor& grad_output, const NeedsGrad& needs) override;
 
+  // Returns an id for remove_post_hook.
+  uint64_t add_post_hook(PostAccumulateGradHook hook);
+  void remove_post_hook(uint64_t id);
+
  private:
   std::shared_ptr<TensorImpl> leaf_;
+  std::vector<std::pair<uint64_t, PostAccumulateGradHook>> post_hooks_;
+  uint64_t next_hook_id_ = 0;
 };
+
+// The AccumulateGrad node of a leaf that requires grad: the live one if a
+// graph or a hook holds it, else a new one the leaf caches (weakly) for the
+// graphs recorded while it is alive. Throws for non-leaves.
+std::shared_ptr<AccumulateGrad> grad_accumulator(const Tensor& leaf);
 
 }  // namespace kiln::autograd

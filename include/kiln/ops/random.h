@@ -8,8 +8,7 @@
 namespace kiln {
 
 Tensor uniform(IntList shape, double lo, double hi, Generator& gen, DType dtype = DType::kF32);
-Tensor normal(IntList shape, double mean, double stddev, Generator& gen,
-              DType dtype = DType::kF32);
+Tensor normal(IntList shape, double mean, double stddev, Generator& gen, DType dtype = DType::kF32);
 // mean + stddev * z with z standard normal truncated to [-2, 2] (redrawn,
 // not clipped), as jax.random.truncated_normal and Haiku's TruncatedNormal;
 // the result's stddev is about 0.88 stddev.

@@ -21,6 +21,7 @@ Tensor concat(const TensorList& xs, int64_t dim);
 Tensor stack(const TensorList& xs, int64_t dim);
 // Broadcasts x to `shape` (a view with zero strides). -1 keeps a size.
 Tensor expand(const Tensor& x, IntList shape);
+// Removes dim `dim`, which must have size 1 (any other size throws, unlike torch).
 Tensor squeeze(const Tensor& x, int64_t dim);
 Tensor unsqueeze(const Tensor& x, int64_t dim);
 // Merges dims start..end (inclusive) into one.
@@ -34,6 +35,7 @@ Tensor clone(const Tensor& x);
 Tensor pad(const Tensor& x, const std::vector<std::pair<int64_t, int64_t>>& pads,
            double value = 0.0);
 // Rows of x along dim picked by a 1-D integer index.
+// Ids may repeat (their gradients add); out-of-range ids throw.
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 // out[i][j][k] = x[i][index[i][j][k]][k] for dim 1 (torch.gather semantics).
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);

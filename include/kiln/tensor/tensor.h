@@ -23,8 +23,8 @@ class Tensor;
 
 struct AutogradMeta {
   bool requires_grad = false;
-  std::shared_ptr<Tensor> grad;  // accumulated gradient of a leaf
-  std::shared_ptr<autograd::Node> grad_fn;  // the node that produced this tensor
+  std::shared_ptr<Tensor> grad;               // accumulated gradient of a leaf
+  std::shared_ptr<autograd::Node> grad_fn;    // the node that produced this tensor
   std::weak_ptr<autograd::Node> accumulator;  // cached AccumulateGrad node of a leaf
 };
 

@@ -46,12 +46,10 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
       select(c.data<bool>(), ac.data<double>(), bc.data<double>(), y.data<double>(), y.numel());
       break;
     case DType::kI64:
-      select(c.data<bool>(), ac.data<int64_t>(), bc.data<int64_t>(), y.data<int64_t>(),
-             y.numel());
+      select(c.data<bool>(), ac.data<int64_t>(), bc.data<int64_t>(), y.data<int64_t>(), y.numel());
       break;
     case DType::kI32:
-      select(c.data<bool>(), ac.data<int32_t>(), bc.data<int32_t>(), y.data<int32_t>(),
-             y.numel());
+      select(c.data<bool>(), ac.data<int32_t>(), bc.data<int32_t>(), y.data<int32_t>(), y.numel());
       break;
     default:
       KILN_FAIL("where: unsupported dtype ", dtype_name(a.dtype()));

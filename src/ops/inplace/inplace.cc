@@ -41,8 +41,8 @@ void copy_(const Tensor& dst, const Tensor& src) {
 
 void fill_(const Tensor& dst, double value) {
   check_writable("fill_", dst);
-  copy_into(dst, ops_internal::broadcast_view(scalar_tensor(value, dst.dtype()), dst.shape(),
-                                              "fill_"));
+  copy_into(dst,
+            ops_internal::broadcast_view(scalar_tensor(value, dst.dtype()), dst.shape(), "fill_"));
 }
 
 }  // namespace kiln

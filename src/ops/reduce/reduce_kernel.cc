@@ -15,8 +15,8 @@ std::vector<int64_t> normalize_dims(IntList dims, int64_t rank, const char* op) 
   }
   for (int64_t d : dims) out.push_back(wrap_dim(d, rank, op));
   std::sort(out.begin(), out.end());
-  KILN_CHECK(std::adjacent_find(out.begin(), out.end()) == out.end(), op,
-             ": a dim is repeated in ", shape_str(dims));
+  KILN_CHECK(std::adjacent_find(out.begin(), out.end()) == out.end(), op, ": a dim is repeated in ",
+             shape_str(dims));
   return out;
 }
 
@@ -48,8 +48,8 @@ Tensor reduce_forward(const char* name, kernels::ReduceOp op, const Tensor& x,
   Tensor src = x;
   // The kernel reduces the middle of (outer, r, inner): when the reduced
   // dims are not one consecutive run, move them to the end first.
-  const bool consecutive = dims.empty() || dims.back() - dims.front() + 1 ==
-                                               static_cast<int64_t>(dims.size());
+  const bool consecutive =
+      dims.empty() || dims.back() - dims.front() + 1 == static_cast<int64_t>(dims.size());
   int64_t first = dims.empty() ? rank : dims.front();
   int64_t last = dims.empty() ? rank : dims.back() + 1;
   if (!consecutive) {

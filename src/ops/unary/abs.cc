@@ -4,6 +4,8 @@
 
 namespace kiln {
 
-Tensor abs(const Tensor& x) { return ops_internal::unary_kernel_op("abs", x, kernels::UnaryOp::kAbs); }
+Tensor abs(const Tensor& x) {
+  return ops_internal::unary_kernel_op("abs", x, kernels::UnaryOp::kAbs);
+}
 
 }  // namespace kiln

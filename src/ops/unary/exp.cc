@@ -4,6 +4,8 @@
 
 namespace kiln {
 
-Tensor exp(const Tensor& x) { return ops_internal::unary_kernel_op("exp", x, kernels::UnaryOp::kExp); }
+Tensor exp(const Tensor& x) {
+  return ops_internal::unary_kernel_op("exp", x, kernels::UnaryOp::kExp);
+}
 
 }  // namespace kiln

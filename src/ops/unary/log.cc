@@ -4,6 +4,8 @@
 
 namespace kiln {
 
-Tensor log(const Tensor& x) { return ops_internal::unary_kernel_op("log", x, kernels::UnaryOp::kLog); }
+Tensor log(const Tensor& x) {
+  return ops_internal::unary_kernel_op("log", x, kernels::UnaryOp::kLog);
+}
 
 }  // namespace kiln

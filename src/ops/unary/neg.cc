@@ -4,6 +4,8 @@
 
 namespace kiln {
 
-Tensor neg(const Tensor& x) { return ops_internal::unary_kernel_op("neg", x, kernels::UnaryOp::kNeg); }
+Tensor neg(const Tensor& x) {
+  return ops_internal::unary_kernel_op("neg", x, kernels::UnaryOp::kNeg);
+}
 
 }  // namespace kiln

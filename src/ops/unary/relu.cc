@@ -4,6 +4,8 @@
 
 namespace kiln {
 
-Tensor relu(const Tensor& x) { return ops_internal::unary_kernel_op("relu", x, kernels::UnaryOp::kRelu); }
+Tensor relu(const Tensor& x) {
+  return ops_internal::unary_kernel_op("relu", x, kernels::UnaryOp::kRelu);
+}
 
 }  // namespace kiln

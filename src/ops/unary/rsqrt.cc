@@ -4,6 +4,8 @@
 
 namespace kiln {
 
-Tensor rsqrt(const Tensor& x) { return ops_internal::unary_kernel_op("rsqrt", x, kernels::UnaryOp::kRsqrt); }
+Tensor rsqrt(const Tensor& x) {
+  return ops_internal::unary_kernel_op("rsqrt", x, kernels::UnaryOp::kRsqrt);
+}
 
 }  // namespace kiln

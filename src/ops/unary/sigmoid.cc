@@ -4,6 +4,8 @@
 
 namespace kiln {
 
-Tensor sigmoid(const Tensor& x) { return ops_internal::unary_kernel_op("sigmoid", x, kernels::UnaryOp::kSigmoid); }
+Tensor sigmoid(const Tensor& x) {
+  return ops_internal::unary_kernel_op("sigmoid", x, kernels::UnaryOp::kSigmoid);
+}
 
 }  // namespace kiln

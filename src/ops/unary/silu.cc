@@ -4,6 +4,8 @@
 
 namespace kiln {
 
-Tensor silu(const Tensor& x) { return ops_internal::unary_kernel_op("silu", x, kernels::UnaryOp::kSilu); }
+Tensor silu(const Tensor& x) {
+  return ops_internal::unary_kernel_op("silu", x, kernels::UnaryOp::kSilu);
+}
 
 }  // namespace kiln

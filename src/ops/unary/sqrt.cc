@@ -4,6 +4,8 @@
 
 namespace kiln {
 
-Tensor sqrt(const Tensor& x) { return ops_internal::unary_kernel_op("sqrt", x, kernels::UnaryOp::kSqrt); }
+Tensor sqrt(const Tensor& x) {
+  return ops_internal::unary_kernel_op("sqrt", x, kernels::UnaryOp::kSqrt);
+}
 
 }  // namespace kiln

@@ -4,6 +4,8 @@
 
 namespace kiln {
 
-Tensor square(const Tensor& x) { return ops_internal::unary_kernel_op("square", x, kernels::UnaryOp::kSquare); }
+Tensor square(const Tensor& x) {
+  return ops_internal::unary_kernel_op("square", x, kernels::UnaryOp::kSquare);
+}
 
 }  // namespace kiln

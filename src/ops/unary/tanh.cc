@@ -4,6 +4,8 @@
 
 namespace kiln {
 
-Tensor tanh(const Tensor& x) { return ops_internal::unary_kernel_op("tanh", x, kernels::UnaryOp::kTanh); }
+Tensor tanh(const Tensor& x) {
+  return ops_internal::unary_kernel_op("tanh", x, kernels::UnaryOp::kTanh);
+}
 
 }  // namespace kiln

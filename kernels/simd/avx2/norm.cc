@@ -1,0 +1,10 @@
+// AVX2 + FMA norm kernels: the shared body in kernels/simd/norm_impl.inc.
+#include <math.h>
+
+#include "kernels/norm.h"
+#include "kernels/parallel.h"
+#include "kernels/simd/vec_avx2.h"
+
+namespace kiln::kernels::avx2 {
+#include "kernels/simd/norm_impl.inc"
+}  // namespace kiln::kernels::avx2
