@@ -16,14 +16,14 @@ ConvNet::ConvNet(const ConvNetOptions& options, Generator& gen,
         register_module("conv" + std::to_string(i), std::make_shared<nn::Conv2d>(conv, gen)));
     in = options.channels[i];
   }
-  dropout_ = register_module("dropout",
-                             std::make_shared<nn::Dropout>(options.dropout, std::move(dropout_gen)));
-  head_ = register_module("head", std::make_shared<nn::Mlp>(
-                                      nn::MlpOptions{.in_features = in,
-                                                     .hidden = {options.hidden},
-                                                     .out_features = options.num_classes,
-                                                     .activation = options.activation},
-                                      gen));
+  dropout_ = register_module(
+      "dropout", std::make_shared<nn::Dropout>(options.dropout, std::move(dropout_gen)));
+  head_ = register_module(
+      "head", std::make_shared<nn::Mlp>(nn::MlpOptions{.in_features = in,
+                                                       .hidden = {options.hidden},
+                                                       .out_features = options.num_classes,
+                                                       .activation = options.activation},
+                                        gen));
 }
 
 Tensor ConvNet::forward(const Tensor& images) {

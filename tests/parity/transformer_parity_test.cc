@@ -21,10 +21,11 @@ namespace {
 using models::Transformer;
 using models::TransformerOptions;
 
-// Errors are float32 rounding accumulated over two blocks: measured worst
-// 1e-6 to 2e-5 relative (the larger ones in gradients reaching through the
-// MoE gates and the un-normalised vanilla blocks).
-constexpr Tolerance kModelTolerance{2e-5, 2e-4};
+// kiln runs float32 against float64 answers, so the errors are float32
+// rounding accumulated over two blocks: measured worst absolute error 6e-7
+// (standard, MoE) to 2e-6 (the un-normalised vanilla blocks), 6x or more
+// inside this bound.
+constexpr Tolerance kModelTolerance{1e-5, 1e-5};
 
 bool meta_bool(const Golden& g, const std::string& key) { return g.meta_int(key) != 0; }
 

@@ -1,4 +1,5 @@
 #include "kiln/autograd/grad_mode.h"
+#include "kiln/train/distributed.h"
 #include "src/train/tasks/tasks.h"
 
 namespace kiln::train {
@@ -14,6 +15,9 @@ TrainStepResult SingleModelTask::update(const Tensor& loss, int64_t examples,
   result.loss = loss.item<double>();
   result.examples = examples;
   loss.backward();
+  // Several ranks: the optimizer (and its non-finite check, clipping, AGC)
+  // sees the gradients averaged over the ranks, the same on each.
+  if (context.gradients != nullptr) context.gradients->synchronize();
   const optim::StepResult step = optimizer_->step(context.lr);
   optimizer_->zero_grad();
   result.applied = step.applied;

@@ -7,6 +7,7 @@
 #include "kiln/optim/optimizer.h"
 #include "kiln/optim/skip_counter.h"
 #include "kiln/train/task.h"
+#include "src/train/tasks/mixup.h"
 
 namespace kiln::train {
 
@@ -34,20 +35,29 @@ class SingleModelTask : public Task {
   optim::SkipCounter skips_;
 };
 
+struct ClassificationOptions {
+  double label_smoothing = 0.0;
+  MixOptions mix;     // MixUp / CutMix of training batches
+  uint64_t seed = 0;  // keys the mixing draws with the step (mix_generator)
+};
+
 // Images (N, H, W, C) and integer labels (N): cross-entropy with label
-// smoothing; metrics loss and accuracy.
+// smoothing, optionally on MixUp / CutMix soft targets; metrics loss and
+// accuracy.
 class ClassificationTask final : public SingleModelTask {
  public:
   ClassificationTask(std::shared_ptr<models::Model> model,
                      std::unique_ptr<optim::Optimizer> optimizer, int64_t max_consecutive_skips,
-                     double label_smoothing);
+                     const ClassificationOptions& options);
   TrainStepResult train_step(const data::Batch& batch, const StepContext& context) override;
   void eval_begin() override;
   void eval_batch(const data::Batch& batch) override;
   std::map<std::string, double> eval_end() override;
+  std::vector<double> eval_totals() const override;  // loss sum, correct, count
+  void set_eval_totals(const std::vector<double>& totals) override;
 
  private:
-  double label_smoothing_;
+  ClassificationOptions options_;
   double eval_loss_sum_ = 0;
   int64_t eval_correct_ = 0;
   int64_t eval_count_ = 0;
@@ -63,6 +73,8 @@ class LanguageModelTask final : public SingleModelTask {
   void eval_begin() override;
   void eval_batch(const data::Batch& batch) override;
   std::map<std::string, double> eval_end() override;
+  std::vector<double> eval_totals() const override;  // loss sum, tokens
+  void set_eval_totals(const std::vector<double>& totals) override;
 
  private:
   // Mean next-token loss of a batch and the number of predicted tokens.
