@@ -7,7 +7,9 @@ packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   libeigen3-dev libdnnl-dev libabsl-dev nlohmann-json3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libopenmpi-dev openmpi-bin  # optional data-parallel training (docs/distributed.md)
   dataset-fashion-mnist
+  python3.11-doc  # the LM configs' English corpus: /usr/share/doc/python3.11/html/_sources
 )
 
 missing=()
