@@ -17,9 +17,8 @@ std::shared_ptr<Storage> allocate_storage(int64_t nbytes) {
   std::shared_ptr<Allocator> allocator = Context::current().allocator_ptr();
   const int64_t size = std::max<int64_t>(nbytes, 1);
   void* data = allocator->allocate(size);
-  return std::make_shared<Storage>(data, size, [allocator, size](void* p) {
-    allocator->deallocate(p, size);
-  });
+  return std::make_shared<Storage>(data, size,
+                                   [allocator, size](void* p) { allocator->deallocate(p, size); });
 }
 
 kernels::StridedOperand operand(const Tensor& t) {
@@ -81,8 +80,7 @@ bool Tensor::requires_grad() const {
 Tensor& Tensor::set_requires_grad(bool requires_grad) {
   KILN_CHECK(is_leaf(), "set_requires_grad: only leaf tensors can be marked; detach() first");
   KILN_CHECK(!requires_grad || is_floating(dtype()),
-             "set_requires_grad: gradients need a floating dtype, tensor is ",
-             dtype_name(dtype()));
+             "set_requires_grad: gradients need a floating dtype, tensor is ", dtype_name(dtype()));
   impl().autograd_meta().requires_grad = requires_grad;
   return *this;
 }
@@ -139,8 +137,8 @@ Tensor arange(int64_t n, DType dtype) {
 }
 
 Tensor from_vector(const std::vector<double>& values, IntList shape, DType dtype) {
-  KILN_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape), "from_vector: ",
-             values.size(), " values for shape ", shape_str(shape));
+  KILN_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape),
+             "from_vector: ", values.size(), " values for shape ", shape_str(shape));
   Tensor src = Tensor::view_of(
       std::make_shared<Storage>(const_cast<double*>(values.data()),
                                 static_cast<int64_t>(values.size() * sizeof(double)), nullptr),

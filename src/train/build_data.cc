@@ -4,6 +4,7 @@
 #include "kiln/data/idx.h"
 #include "kiln/data/synthetic.h"
 #include "kiln/data/text.h"
+#include "kiln/ops/shape.h"
 #include "src/train/builders.h"
 
 namespace kiln::train {
@@ -15,6 +16,32 @@ data::DatasetPtr limit(data::DatasetPtr dataset, int64_t n) {
   if (n <= 0 || n >= dataset->size()) return dataset;
   return data::slice(std::move(dataset), 0, n);
 }
+
+// Rank `rank`'s share of each global batch of `batch_size` examples: global
+// batch i is examples [i B, (i + 1) B) of `examples`, and the rank takes the
+// b = B / N of them from i B + rank b on, which is batch i N + rank of the
+// batches of b. Only the share's examples are loaded (and augmented: the
+// draws are keyed by each example's index, as in one process).
+class ShardedBatches final : public data::Dataset {
+ public:
+  ShardedBatches(const data::DatasetPtr& examples, int64_t batch_size, const DataShard& shard)
+      : local_(data::batch(examples, batch_size / shard.world_size, /*drop_last=*/true)),
+        size_(examples->size() / batch_size),
+        rank_(shard.rank),
+        world_size_(shard.world_size) {}
+  int64_t size() const override { return size_; }
+
+ protected:
+  data::Example get_checked(int64_t index, const data::EpochKey& key) const override {
+    return local_->get(index * world_size_ + rank_, key);
+  }
+
+ private:
+  data::DatasetPtr local_;
+  int64_t size_;
+  int64_t rank_;
+  int64_t world_size_;
+};
 
 struct Splits {
   data::DatasetPtr train, eval;
@@ -87,10 +114,40 @@ DataSignature data_signature(const DataConfig& d) {
   return {d.image_shape, d.num_classes, false};
 }
 
-absl::StatusOr<RunData> build_data(const ExperimentConfig& config) {
+absl::StatusOr<RunData> build_data(const ExperimentConfig& config, const DataShard& shard) {
   const DataConfig& d = config.data;
+  if (shard.world_size < 1 || shard.rank < 0 || shard.rank >= shard.world_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rank ", shard.rank, " of ", shard.world_size, " is not a valid data shard"));
+  }
+  if (d.batch_size % shard.world_size != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(config.file, ": key data.batch_size (", d.batch_size,
+                     ", the global batch) must be divisible by the number of ranks (",
+                     shard.world_size, "): each rank takes an equal share of every batch"));
+  }
   absl::StatusOr<Splits> splits = load_splits(config);
   if (!splits.ok()) return splits.status();
+  if (d.permute_pixels) {
+    if (!splits->images) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(config.file, ": key data.permute_pixels applies to image datasets only"));
+    }
+    // One fixed permutation of the H * W pixels for every image (perceiver's
+    // permute_positions draws the same one).
+    const int64_t h = splits->input_shape[0], w = splits->input_shape[1];
+    const Tensor perm = from_vector(
+        data::epoch_permutation(h * w, {.seed = kPixelPermutationSeed, .epoch = 0}, 0), {h * w});
+    const data::Transform permute = [perm](data::Example example, Generator& /*gen*/) {
+      const Tensor& image = example.at(data::kImageKey);  // (H, W, C)
+      const Shape shape = image.shape();
+      const Tensor pixels = reshape(image, {shape[0] * shape[1], shape[2]});
+      example.set(data::kImageKey, reshape(index_select(pixels, 0, perm), shape));
+      return example;
+    };
+    splits->train = data::map(splits->train, permute);
+    splits->eval = data::map(splits->eval, permute);
+  }
   RunData run;
   run.input_shape = splits->input_shape;
   run.num_classes = splits->num_classes;
@@ -99,9 +156,9 @@ absl::StatusOr<RunData> build_data(const ExperimentConfig& config) {
   run.train_examples = train->size();
   run.eval_examples = eval->size();
   if (train->size() < d.batch_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        config.file, ": key data.batch_size (", d.batch_size, ") exceeds the ", train->size(),
-        " training examples"));
+    return absl::InvalidArgumentError(absl::StrCat(config.file, ": key data.batch_size (",
+                                                   d.batch_size, ") exceeds the ", train->size(),
+                                                   " training examples"));
   }
   if (d.shuffle) train = data::shuffle(train);
 
@@ -117,17 +174,25 @@ absl::StatusOr<RunData> build_data(const ExperimentConfig& config) {
   train_aug.mean.assign(a.mean.begin(), a.mean.end());
   train_aug.std.assign(a.std.begin(), a.std.end());
   if (!a.mean.empty() && static_cast<int64_t>(a.mean.size()) != run.input_shape.back()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        config.file, ": key data.augment.mean has ", a.mean.size(), " entries for ",
-        run.input_shape.back(), " channels"));
+    return absl::InvalidArgumentError(absl::StrCat(config.file, ": key data.augment.mean has ",
+                                                   a.mean.size(), " entries for ",
+                                                   run.input_shape.back(), " channels"));
   }
   if (a.multiplicity > 1) {
     run.train_batches = data::batch_with_multiplicity(
         train, data::image_augmentation(train_aug),
         {.batch_size = d.batch_size, .multiplicity = a.multiplicity, .drop_last = true});
+    if (shard.world_size > 1) {
+      // The examples batch_with_multiplicity batches (its documented form).
+      run.train_batches = std::make_shared<ShardedBatches>(
+          data::map(data::repeat_each(train, a.multiplicity), data::image_augmentation(train_aug)),
+          d.batch_size, shard);
+    }
   } else {
     if (augments) train = data::map(train, data::image_augmentation(train_aug));
-    run.train_batches = data::batch(train, d.batch_size, /*drop_last=*/true);
+    run.train_batches = shard.world_size > 1
+                            ? std::make_shared<ShardedBatches>(train, d.batch_size, shard)
+                            : data::batch(train, d.batch_size, /*drop_last=*/true);
   }
   // Held-out data gets only the normalisation.
   if (!a.mean.empty()) {

@@ -1,5 +1,6 @@
 #include "absl/strings/str_join.h"
 #include "src/train/builders.h"
+#include "src/train/tasks/masked_lm_task.h"
 #include "src/train/tasks/tasks.h"
 
 namespace kiln::train {
@@ -39,22 +40,19 @@ std::unique_ptr<optim::Optimizer> build_optimizer(const OptimizerConfig& c,
                                              .weight_decay = c.weight_decay});
   } else if (c.name == "adam") {
     optimizer = std::make_unique<optim::Adam>(
-        std::move(groups), optim::AdamOptions{.beta1 = c.beta1,
-                                              .beta2 = c.beta2,
-                                              .eps = c.eps,
-                                              .weight_decay = c.weight_decay});
+        std::move(groups),
+        optim::AdamOptions{
+            .beta1 = c.beta1, .beta2 = c.beta2, .eps = c.eps, .weight_decay = c.weight_decay});
   } else if (c.name == "adamw") {
     optimizer = std::make_unique<optim::AdamW>(
-        std::move(groups), optim::AdamWOptions{.beta1 = c.beta1,
-                                               .beta2 = c.beta2,
-                                               .eps = c.eps,
-                                               .weight_decay = c.weight_decay});
+        std::move(groups),
+        optim::AdamWOptions{
+            .beta1 = c.beta1, .beta2 = c.beta2, .eps = c.eps, .weight_decay = c.weight_decay});
   } else {
     optimizer = std::make_unique<optim::Lamb>(
-        std::move(groups), optim::LambOptions{.beta1 = c.beta1,
-                                              .beta2 = c.beta2,
-                                              .eps = c.eps,
-                                              .weight_decay = c.weight_decay});
+        std::move(groups),
+        optim::LambOptions{
+            .beta1 = c.beta1, .beta2 = c.beta2, .eps = c.eps, .weight_decay = c.weight_decay});
   }
   if (c.agc.clipping > 0) {
     optimizer->add_transform(std::make_unique<optim::AdaptiveGradClip>(
@@ -86,8 +84,21 @@ std::unique_ptr<Task> build_task(const ExperimentConfig& config,
   if (config.task.name == "language_modeling") {
     return std::make_unique<LanguageModelTask>(std::move(model), std::move(optimizer), skips);
   }
-  return std::make_unique<ClassificationTask>(std::move(model), std::move(optimizer), skips,
-                                              config.task.label_smoothing);
+  if (config.task.name == "masked_language_modeling") {
+    return std::make_unique<MaskedLanguageModelTask>(
+        std::move(model), std::move(optimizer), skips,
+        MaskedLmOptions{.mask_rate = config.task.mask_rate,
+                        .mask_token_fraction = config.task.mask_token_fraction,
+                        .random_token_fraction = config.task.random_token_fraction,
+                        .seed = config.train.seed});
+  }
+  return std::make_unique<ClassificationTask>(
+      std::move(model), std::move(optimizer), skips,
+      ClassificationOptions{.label_smoothing = config.task.label_smoothing,
+                            .mix = {.mixup = config.task.mixup,
+                                    .cutmix = config.task.cutmix,
+                                    .mixup_alpha = config.task.mixup_alpha},
+                            .seed = config.train.seed});
 }
 
 }  // namespace kiln::train

@@ -15,15 +15,25 @@
 namespace kiln::train {
 
 struct RunData {
-  data::DatasetPtr train_batches;  // shuffled, augmented, batched
-  data::DatasetPtr eval_batches;   // held-out split, batched, in order
+  // Shuffled, augmented, batched; in a data-parallel run, batch i is this
+  // rank's contiguous share (batch_size / world_size examples) of global
+  // batch i, and the ranks' shares in rank order make up the global batch.
+  data::DatasetPtr train_batches;
+  data::DatasetPtr eval_batches;     // held-out split, batched, in order
   std::vector<int64_t> input_shape;  // per example: (H, W, C) or (T)
   int64_t num_classes = 0;           // classes, or the vocabulary size
   int64_t train_examples = 0;
   int64_t eval_examples = 0;
 };
 
-absl::StatusOr<RunData> build_data(const ExperimentConfig& config);
+// The share of every global batch a rank loads in a data-parallel run.
+struct DataShard {
+  int rank = 0;
+  int world_size = 1;
+};
+
+// An error if data.batch_size does not divide by shard.world_size.
+absl::StatusOr<RunData> build_data(const ExperimentConfig& config, const DataShard& shard = {});
 
 // The per-example input shape and class count the data config implies,
 // without loading the data (for kiln info).

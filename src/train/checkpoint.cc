@@ -134,11 +134,13 @@ absl::StatusOr<Checkpoint> CheckpointManager::load(const std::string& checkpoint
   absl::StatusOr<Json> manifest = parse_json(*text, (dir / kManifest).string());
   if (!manifest.ok()) return manifest.status();
   const std::string where = (dir / kManifest).string();
-  if (!manifest->is_object() || !manifest->contains("step") || !(*manifest)["step"].is_number_integer() ||
-      !manifest->contains("files") || !(*manifest)["files"].is_object() ||
-      !manifest->contains("state") || !(*manifest)["state"].is_object()) {
-    return absl::DataLossError(absl::StrCat(where, ": not a kiln checkpoint manifest (needs "
-                                                   "integer \"step\", objects \"files\" and \"state\")"));
+  if (!manifest->is_object() || !manifest->contains("step") ||
+      !(*manifest)["step"].is_number_integer() || !manifest->contains("files") ||
+      !(*manifest)["files"].is_object() || !manifest->contains("state") ||
+      !(*manifest)["state"].is_object()) {
+    return absl::DataLossError(absl::StrCat(where,
+                                            ": not a kiln checkpoint manifest (needs "
+                                            "integer \"step\", objects \"files\" and \"state\")"));
   }
   if (manifest->value("format_version", 0) != kFormatVersion) {
     return absl::DataLossError(absl::StrCat(where, ": unsupported format_version"));
@@ -157,9 +159,9 @@ absl::StatusOr<Checkpoint> CheckpointManager::load(const std::string& checkpoint
     std::error_code ec;
     const uint64_t size = fs::file_size(path, ec);
     if (ec || size != it.value().get<uint64_t>()) {
-      return absl::DataLossError(absl::StrCat(path.string(), ": size ", ec ? 0 : size,
-                                              " differs from the manifest's ",
-                                              it.value().get<uint64_t>(), " (truncated or replaced)"));
+      return absl::DataLossError(
+          absl::StrCat(path.string(), ": size ", ec ? 0 : size, " differs from the manifest's ",
+                       it.value().get<uint64_t>(), " (truncated or replaced)"));
     }
     absl::StatusOr<SafetensorsFile> loaded = load_safetensors(path.string());
     if (!loaded.ok()) return loaded.status();
@@ -201,8 +203,8 @@ absl::StatusOr<Checkpoint> CheckpointManager::load_latest() const {
     if (pointer_error.ok()) pointer_error = checkpoint.status();
   }
   if (!pointer_error.ok()) {
-    return absl::DataLossError(absl::StrCat(directory_, ": no usable checkpoint; newest error: ",
-                                            pointer_error.message()));
+    return absl::DataLossError(absl::StrCat(
+        directory_, ": no usable checkpoint; newest error: ", pointer_error.message()));
   }
   return absl::NotFoundError(absl::StrCat(directory_, ": no checkpoint found"));
 }

@@ -16,9 +16,24 @@ void parse_model(ObjectReader& root, ModelConfig* model) {
 
 void parse_task(ObjectReader r, TaskConfig* task) {
   r.read("name", &task->name);
-  r.check_one_of("name", task->name, {"classification", "language_modeling"});
+  r.check_one_of("name", task->name,
+                 {"classification", "language_modeling", "masked_language_modeling"});
   r.read("label_smoothing", &task->label_smoothing);
   r.check_range("label_smoothing", task->label_smoothing, 0.0, 1.0, true, false);
+  r.read("mixup", &task->mixup);
+  r.read("cutmix", &task->cutmix);
+  r.read("mixup_alpha", &task->mixup_alpha);
+  r.check_range("mixup_alpha", task->mixup_alpha, 0.0, 1e3, false, true);
+  if ((task->mixup || task->cutmix) && task->name != "classification") {
+    r.fail(task->mixup ? "mixup" : "cutmix", "applies to the classification task only");
+  }
+  r.read("mask_rate", &task->mask_rate);
+  r.check_range("mask_rate", task->mask_rate, 0.0, 1.0, false, true);
+  r.read("mask_token_fraction", &task->mask_token_fraction);
+  r.check_range("mask_token_fraction", task->mask_token_fraction, 0.0, 1.0);
+  r.read("random_token_fraction", &task->random_token_fraction);
+  r.check_range("random_token_fraction", task->random_token_fraction, 0.0,
+                1.0 - task->mask_token_fraction + 1e-12);
   r.finish();
 }
 
@@ -39,7 +54,8 @@ void parse_augment(ObjectReader r, AugmentConfig* a) {
 
 void parse_data(ObjectReader r, DataConfig* d) {
   r.read("name", &d->name);
-  r.check_one_of("name", d->name, {"fashion_mnist", "mnist", "cifar10", "text", "synthetic_images"});
+  r.check_one_of("name", d->name,
+                 {"fashion_mnist", "mnist", "cifar10", "text", "synthetic_images"});
   r.read("path", &d->path);
   r.read("batch_size", &d->batch_size);
   r.check_range("batch_size", static_cast<double>(d->batch_size), 1, 1e9);
@@ -49,9 +65,9 @@ void parse_data(ObjectReader r, DataConfig* d) {
   r.read("prefetch", &d->prefetch);
   parse_augment(r.object("augment"), &d->augment);
   if (d->batch_size % d->augment.multiplicity != 0) {
-    r.fail("batch_size", absl::StrCat("(", d->batch_size,
-                                      ") must be divisible by augment.multiplicity (",
-                                      d->augment.multiplicity, ")"));
+    r.fail("batch_size",
+           absl::StrCat("(", d->batch_size, ") must be divisible by augment.multiplicity (",
+                        d->augment.multiplicity, ")"));
   }
   r.read("image_shape", &d->image_shape);
   if (d->image_shape.size() != 3) r.fail("image_shape", "must be [height, width, channels]");
@@ -66,6 +82,7 @@ void parse_data(ObjectReader r, DataConfig* d) {
   r.check_range("sequence_length", static_cast<double>(d->sequence_length), 1, 1e9);
   r.read("eval_fraction", &d->eval_fraction);
   r.check_range("eval_fraction", d->eval_fraction, 0.0, 1.0, false, false);
+  r.read("permute_pixels", &d->permute_pixels);
   r.read("limit_train", &d->limit_train);
   r.check_range("limit_train", static_cast<double>(d->limit_train), 0, 1e12);
   r.read("limit_eval", &d->limit_eval);

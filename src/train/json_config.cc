@@ -59,8 +59,7 @@ absl::StatusOr<Json> load_recursive(const fs::path& path, std::vector<fs::path>&
   std::error_code ec;
   const fs::path canonical = fs::weakly_canonical(path, ec);
   if (std::find(chain.begin(), chain.end(), canonical) != chain.end()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path.string(), ": \"extends\" forms a cycle"));
+    return absl::InvalidArgumentError(absl::StrCat(path.string(), ": \"extends\" forms a cycle"));
   }
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat(path.string(), ": cannot open the file"));
@@ -80,8 +79,8 @@ absl::StatusOr<Json> load_recursive(const fs::path& path, std::vector<fs::path>&
   std::vector<std::string> bases;
   if (extends.is_string()) {
     bases.push_back(extends.get<std::string>());
-  } else if (extends.is_array() &&
-             std::all_of(extends.begin(), extends.end(), [](const Json& e) { return e.is_string(); })) {
+  } else if (extends.is_array() && std::all_of(extends.begin(), extends.end(),
+                                               [](const Json& e) { return e.is_string(); })) {
     for (const Json& e : extends) bases.push_back(e.get<std::string>());
   } else {
     return absl::InvalidArgumentError(
@@ -92,9 +91,9 @@ absl::StatusOr<Json> load_recursive(const fs::path& path, std::vector<fs::path>&
   for (const std::string& base : bases) {
     absl::StatusOr<Json> loaded = load_recursive(path.parent_path() / base, chain);
     if (!loaded.ok()) {
-      return absl::Status(loaded.status().code(),
-                          absl::StrCat(loaded.status().message(), " (extended by ",
-                                       path.string(), ")"));
+      return absl::Status(
+          loaded.status().code(),
+          absl::StrCat(loaded.status().message(), " (extended by ", path.string(), ")"));
     }
     merge_into(merged, *loaded);
   }
@@ -232,7 +231,8 @@ void ObjectReader::read(const std::string& key, int64_t* out) {
   read_.insert(key);  // asked for: a known key even when absent
   if (!has(key)) return;
   const Json& v = get(key);
-  if (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>()))) {
+  if (v.is_number_float() &&
+      v.get<double>() == static_cast<double>(static_cast<int64_t>(v.get<double>()))) {
     *out = static_cast<int64_t>(v.get<double>());
     return;
   }
@@ -312,8 +312,8 @@ void ObjectReader::check_range(const std::string& key, double value, double lo, 
 void ObjectReader::check_one_of(const std::string& key, const std::string& value,
                                 const std::vector<std::string>& allowed) {
   if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
-  std::string message = absl::StrCat("has unknown value \"", value, "\" (one of: ",
-                                     absl::StrJoin(allowed, ", "), ")");
+  std::string message = absl::StrCat("has unknown value \"", value,
+                                     "\" (one of: ", absl::StrJoin(allowed, ", "), ")");
   if (auto guess = did_you_mean(value, allowed)) {
     message = absl::StrCat("has unknown value \"", value, "\"; did you mean \"", *guess, "\"?");
   }

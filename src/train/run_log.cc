@@ -67,8 +67,7 @@ std::string format_duration(double seconds) {
   return absl::StrFormat("%ds", s);
 }
 
-ProgressBar::ProgressBar(std::FILE* out, bool interactive, int64_t first_step,
-                         int64_t total_steps)
+ProgressBar::ProgressBar(std::FILE* out, bool interactive, int64_t first_step, int64_t total_steps)
     : out_(out),
       interactive_(interactive),
       first_step_(first_step),
@@ -93,9 +92,8 @@ void ProgressBar::update(int64_t step, double loss, double examples_per_second) 
   const double done = static_cast<double>(step - first_step_);
   const double eta = done > 0 ? elapsed / done * static_cast<double>(total_steps_ - step) : NAN;
   const double fraction = static_cast<double>(step) / static_cast<double>(total_steps_);
-  std::string text = absl::StrFormat("step %d/%d  loss %.4f  %.1f ex/s  ETA %s", step,
-                                     total_steps_, loss, examples_per_second,
-                                     format_duration(eta));
+  std::string text = absl::StrFormat("step %d/%d  loss %.4f  %.1f ex/s  ETA %s", step, total_steps_,
+                                     loss, examples_per_second, format_duration(eta));
   if (interactive_) {
     constexpr int kWidth = 24;
     const int filled = static_cast<int>(fraction * kWidth);

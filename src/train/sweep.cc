@@ -199,7 +199,8 @@ absl::Status write_sweep_results(const SweepSpec& spec, const Json& rows, const 
     }
   }
   std::vector<std::string> columns = spec.columns;
-  if (columns.empty()) columns = {"final_train_loss", "eval_loss", "eval_accuracy", "examples_per_second"};
+  if (columns.empty())
+    columns = {"final_train_loss", "eval_loss", "eval_accuracy", "examples_per_second"};
 
   std::ostringstream csv, md;
   std::vector<std::string> header{"point"};
@@ -244,9 +245,8 @@ absl::Status write_sweep_results(const SweepSpec& spec, const Json& rows, const 
     std::sort(points.begin(), points.end());
     ordered.emplace_back(plot.series.empty() ? name : plot.series + "=" + name, points);
   }
-  std::ofstream(fs::path(dir) / "results.svg")
-      << svg_line_chart(fs::path(spec.file).stem().string(), plot.x, plot.y, ordered, plot.log_x,
-                        plot.log_y);
+  std::ofstream(fs::path(dir) / "results.svg") << svg_line_chart(
+      fs::path(spec.file).stem().string(), plot.x, plot.y, ordered, plot.log_x, plot.log_y);
   return absl::OkStatus();
 }
 

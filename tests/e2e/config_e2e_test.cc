@@ -28,7 +28,8 @@ TEST(ConfigErrors, UnknownKeySuggestsTheClosest) {
   EXPECT_EQ(error_of(base()), "");
   train::Json typo = base();
   typo["train"]["stpes"] = 10;
-  EXPECT_EQ(error_of(typo), "bad.json: key train.stpes is not a known key; did you mean \"steps\"?");
+  EXPECT_EQ(error_of(typo),
+            "bad.json: key train.stpes is not a known key; did you mean \"steps\"?");
 }
 
 TEST(ConfigErrors, WrongTypeNamesKeyAndType) {
@@ -71,7 +72,8 @@ TEST(ConfigErrors, MalformedJsonNamesTheFile) {
 }
 
 TEST(ConfigErrors, SetOverridesAreCheckedLikeTheFile) {
-  EXPECT_EQ(error_of(base(), {"train.steps=0"}), "bad.json: key train.steps must be in [1, 1e+12], got 0");
+  EXPECT_EQ(error_of(base(), {"train.steps=0"}),
+            "bad.json: key train.steps must be in [1, 1e+12], got 0");
   EXPECT_EQ(error_of(base(), {"train.seeds=3"}),
             "bad.json: key train.seeds is not a known key; did you mean \"seed\"?");
   EXPECT_EQ(error_of(base(), {"no_equals_sign"}), "--set no_equals_sign: expected key.path=value");
@@ -93,8 +95,7 @@ TEST(Config, ExtendsMergesObjectsAndDetectsCycles) {
   TempDir dir;
   std::ofstream(dir.path() / "base.json")
       << R"({"model": {"name": "convnet", "hidden": 16}, "train": {"steps": 5, "seed": 1}})";
-  std::ofstream(dir.path() / "child.json")
-      << R"({"extends": "base.json", "train": {"steps": 9}})";
+  std::ofstream(dir.path() / "child.json") << R"({"extends": "base.json", "train": {"steps": 9}})";
   absl::StatusOr<train::ExperimentConfig> config =
       train::load_experiment((dir.path() / "child.json").string());
   ASSERT_TRUE(config.ok()) << config.status();

@@ -60,8 +60,8 @@ TEST(SweepE2E, RunsTheGridTabulatesAndResumes) {
 
 TEST(SweepE2E, BadAblationFileNamesTheKey) {
   TempDir dir;
-  const std::string path =
-      write_config(dir.path(), "bad.json", {{"base", "x.json"}, {"grid", {{"a", 3}}}, {"output_dir", "o"}});
+  const std::string path = write_config(
+      dir.path(), "bad.json", {{"base", "x.json"}, {"grid", {{"a", 3}}}, {"output_dir", "o"}});
   absl::StatusOr<train::SweepSpec> spec = train::load_sweep(path, {});
   ASSERT_FALSE(spec.ok());
   EXPECT_EQ(spec.status().message(), path + ": key grid.a must be a non-empty list of values");

@@ -59,7 +59,8 @@ TEST(TrainE2E, StoppedRunResumesExactly) {
 
   train::TrainOptions stop = quiet();
   stop.stop_after = 13;  // not a checkpoint step: the stop saves one itself
-  absl::StatusOr<train::TrainResult> first = train::train(parse(tiny_config(dir.path() / "cut")), stop);
+  absl::StatusOr<train::TrainResult> first =
+      train::train(parse(tiny_config(dir.path() / "cut")), stop);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_TRUE(first->interrupted);
   train::TrainOptions resume = quiet();
@@ -73,7 +74,8 @@ TEST(TrainE2E, StoppedRunResumesExactly) {
 TEST(TrainE2E, RefusesToOverwriteARunWithoutResume) {
   TempDir dir;
   ASSERT_TRUE(train::train(parse(tiny_config(dir.path() / "run")), quiet()).ok());
-  absl::StatusOr<train::TrainResult> again = train::train(parse(tiny_config(dir.path() / "run")), quiet());
+  absl::StatusOr<train::TrainResult> again =
+      train::train(parse(tiny_config(dir.path() / "run")), quiet());
   ASSERT_FALSE(again.ok());
   EXPECT_NE(again.status().message().find("already holds a run"), std::string::npos);
 }
@@ -140,7 +142,8 @@ TEST(TrainE2E, AllCheckpointsCorruptIsAClearError) {
   }
   train::TrainOptions resume = quiet();
   resume.resume = true;
-  absl::StatusOr<train::TrainResult> result = train::train(parse(tiny_config(dir.path() / "run")), resume);
+  absl::StatusOr<train::TrainResult> result =
+      train::train(parse(tiny_config(dir.path() / "run")), resume);
   ASSERT_FALSE(result.ok());
   EXPECT_NE(result.status().message().find("manifest.json"), std::string::npos) << result.status();
   EXPECT_NE(result.status().message().find("invalid JSON"), std::string::npos) << result.status();

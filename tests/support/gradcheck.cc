@@ -22,7 +22,8 @@ Tensor random_tensor(IntList shape, DType dtype, Generator& gen, double lo, doub
 
 Tensor away_from_zero(IntList shape, DType dtype, Generator& gen) {
   Tensor magnitude = uniform(shape, 0.2, 1.0, gen, DType::kF64);
-  Tensor sign = sub(mul_scalar(bernoulli(shape, 0.5, gen, DType::kF64), 2.0), ones({}, DType::kF64));
+  Tensor sign =
+      sub(mul_scalar(bernoulli(shape, 0.5, gen, DType::kF64), 2.0), ones({}, DType::kF64));
   return to_dtype(mul(magnitude, sign), dtype);
 }
 
@@ -58,8 +59,8 @@ std::string compare(const std::string& what, const std::vector<double>& got,
   for (size_t i = 0; i < got.size(); ++i) {
     const double err = std::abs(got[i] - want[i]);
     if (!(err <= atol + rtol * std::abs(want[i]))) {
-      return absl::StrCat(what, ": element ", i, " is ", got[i], ", expected ", want[i],
-                          " (error ", err, ")");
+      return absl::StrCat(what, ": element ", i, " is ", got[i], ", expected ", want[i], " (error ",
+                          err, ")");
     }
   }
   return "";
@@ -99,8 +100,8 @@ std::string run_gradcheck(const OpSample& sample) {
       data[i] = saved;
       numeric[i] = (plus - minus) / (2 * eps);
     }
-    std::vector<double> got = analytic[k].defined() ? to_vector(analytic[k])
-                                                    : std::vector<double>(numeric.size(), 0.0);
+    std::vector<double> got =
+        analytic[k].defined() ? to_vector(analytic[k]) : std::vector<double>(numeric.size(), 0.0);
     std::string err = compare(absl::StrCat("f64 gradient of input ", wrt[k]), got, numeric,
                               sample.f64_tolerance * 0.1, sample.f64_tolerance);
     if (!err.empty()) return err;
@@ -111,8 +112,8 @@ std::string run_gradcheck(const OpSample& sample) {
   std::vector<int> wrt32;
   TensorList inputs32 = prepare(sample, DType::kF32, seed, &wrt32);
   Tensor out32 = sample.apply(inputs32);
-  std::string err = compare("f32 output", to_vector(out32), to_vector(out),
-                            sample.f32_tolerance, sample.f32_tolerance);
+  std::string err = compare("f32 output", to_vector(out32), to_vector(out), sample.f32_tolerance,
+                            sample.f32_tolerance);
   if (!err.empty()) return err;
   TensorList wrt32_inputs;
   for (int i : wrt32) wrt32_inputs.push_back(inputs32[i]);

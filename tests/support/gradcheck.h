@@ -47,8 +47,7 @@ struct ForwardSampleRegistration {
 std::string run_gradcheck(const OpSample& sample);
 
 // Random inputs helpers: values uniform in [lo, hi), as dtype.
-Tensor random_tensor(IntList shape, DType dtype, Generator& gen, double lo = -1.0,
-                     double hi = 1.0);
+Tensor random_tensor(IntList shape, DType dtype, Generator& gen, double lo = -1.0, double hi = 1.0);
 // Values whose magnitude is in [0.2, 1) with random sign (away from kinks at 0).
 Tensor away_from_zero(IntList shape, DType dtype, Generator& gen);
 
@@ -58,13 +57,13 @@ Tensor away_from_zero(IntList shape, DType dtype, Generator& gen);
 #define KILN_CONCAT(a, b) KILN_CONCAT_INNER(a, b)
 
 // KILN_OP_SAMPLE({.op = "exp", .variant = "...", .inputs = ..., .apply = ...});
-#define KILN_OP_SAMPLE(...)                                                                   \
-  static ::kiln::testing::OpSampleRegistration KILN_CONCAT(kiln_op_sample_, __COUNTER__)( \
-      ::kiln::testing::OpSample __VA_ARGS__)
+#define KILN_OP_SAMPLE(...)                                 \
+  static ::kiln::testing::OpSampleRegistration KILN_CONCAT( \
+      kiln_op_sample_, __COUNTER__)(::kiln::testing::OpSample __VA_ARGS__)
 
 // A forward-value test for a nondiff op: registers coverage and defines a
 // GoogleTest body.
-#define KILN_FORWARD_SAMPLE(op_name, test_name)                                          \
-  static ::kiln::testing::ForwardSampleRegistration KILN_CONCAT(kiln_fwd_sample_, __COUNTER__)( \
-      #op_name);                                                                         \
+#define KILN_FORWARD_SAMPLE(op_name, test_name)                                         \
+  static ::kiln::testing::ForwardSampleRegistration KILN_CONCAT(kiln_fwd_sample_,       \
+                                                                __COUNTER__)(#op_name); \
   TEST(ForwardSample_##op_name, test_name)

@@ -55,9 +55,7 @@ TEST(Tensor, PrintingIsReadable) {
             "Tensor([0, 1, 2, ..., 7, 8, 9], shape=(10,), dtype=f32)");
 }
 
-TEST(Tensor, WrongDtypeAccessThrows) {
-  EXPECT_THROW(zeros({2}).data<double>(), Error);
-}
+TEST(Tensor, WrongDtypeAccessThrows) { EXPECT_THROW(zeros({2}).data<double>(), Error); }
 
 }  // namespace
 }  // namespace kiln

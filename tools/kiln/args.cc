@@ -43,7 +43,8 @@ absl::StatusOr<Args> parse_args(const std::vector<std::string>& args,
       }
       if (known(with_value, name)) {
         if (!inline_value) {
-          if (i + 1 == args.size()) return absl::InvalidArgumentError(absl::StrCat(a, " needs a value"));
+          if (i + 1 == args.size())
+            return absl::InvalidArgumentError(absl::StrCat(a, " needs a value"));
           value = args[++i];
         }
         out.options[name] = value;

@@ -16,6 +16,7 @@ int train_command(const std::vector<std::string>& args);
 int eval_command(const std::vector<std::string>& args);
 int info_command(const std::vector<std::string>& args);
 int sweep_command(const std::vector<std::string>& args);
+int bench_command(const std::vector<std::string>& args);
 
 // Parsed arguments: positionals, repeated "--set k=v", "--flag value"
 // options and bare flags.

@@ -47,11 +47,13 @@ int eval_command(const std::vector<std::string>& argv) {
   absl::StatusOr<train::RunData> data = train::build_data(*config);
   if (!data.ok()) return fail(std::string(data.status().message()));
   Generator gen(0);
-  absl::StatusOr<std::shared_ptr<models::Model>> model = train::build_model(
-      config->model.name, config->model.options,
-      {.input_shape = data->input_shape, .num_classes = data->num_classes, .init_gen = &gen,
-       .dropout_gen = std::make_shared<Generator>(0)},
-      config->file);
+  absl::StatusOr<std::shared_ptr<models::Model>> model =
+      train::build_model(config->model.name, config->model.options,
+                         {.input_shape = data->input_shape,
+                          .num_classes = data->num_classes,
+                          .init_gen = &gen,
+                          .dropout_gen = std::make_shared<Generator>(0)},
+                         config->file);
   if (!model.ok()) return fail(std::string(model.status().message()));
   const std::string group = args->has_flag("ema") ? "ema_model" : "model";
   auto it = checkpoint->groups.find(group);
@@ -62,12 +64,12 @@ int eval_command(const std::vector<std::string>& argv) {
       std::map<std::string, Tensor>(it->second.begin(), it->second.end()));
   if (!loaded.ok()) return fail(absl::StrCat(*path, ": ", loaded.message()));
 
-  std::unique_ptr<train::Task> task =
-      train::build_task(*config, *model, train::build_optimizer(config->optimizer,
-                                                                (*model)->named_parameters()));
+  std::unique_ptr<train::Task> task = train::build_task(
+      *config, *model, train::build_optimizer(config->optimizer, (*model)->named_parameters()));
   (*model)->eval();
   task->eval_begin();
-  for (int64_t i = 0; i < data->eval_batches->size(); ++i) task->eval_batch(data->eval_batches->get(i));
+  for (int64_t i = 0; i < data->eval_batches->size(); ++i)
+    task->eval_batch(data->eval_batches->get(i));
   train::Json out = {{"step", checkpoint->step}};
   for (const auto& [name, value] : task->eval_end()) out[name] = value;
   std::printf("%s\n", out.dump(2).c_str());

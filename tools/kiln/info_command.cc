@@ -35,11 +35,13 @@ int info_command(const std::vector<std::string>& argv) {
   if (!config.ok()) return fail(std::string(config.status().message()));
   const train::DataSignature signature = train::data_signature(config->data);
   Generator gen(config->train.seed);
-  absl::StatusOr<std::shared_ptr<models::Model>> model = train::build_model(
-      config->model.name, config->model.options,
-      {.input_shape = signature.input_shape, .num_classes = signature.num_classes, .init_gen = &gen,
-       .dropout_gen = std::make_shared<Generator>(0)},
-      config->file);
+  absl::StatusOr<std::shared_ptr<models::Model>> model =
+      train::build_model(config->model.name, config->model.options,
+                         {.input_shape = signature.input_shape,
+                          .num_classes = signature.num_classes,
+                          .init_gen = &gen,
+                          .dropout_gen = std::make_shared<Generator>(0)},
+                         config->file);
   if (!model.ok()) return fail(std::string(model.status().message()));
 
   // One forward pass on a single example counts the FLOPs.
@@ -61,9 +63,9 @@ int info_command(const std::vector<std::string>& argv) {
   for (const auto& [name, child] : (*model)->children()) modules[name] = child->num_parameters();
   if (args->has_flag("json")) {
     train::Json out = {{"model", config->model.name},
-                {"params", params},
-                {"forward_flops_per_example", flops},
-                {"modules", modules}};
+                       {"params", params},
+                       {"forward_flops_per_example", flops},
+                       {"modules", modules}};
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
@@ -74,8 +76,8 @@ int info_command(const std::vector<std::string>& argv) {
   }
   std::printf("parameters: %s (%.1fM)\n", absl::StrFormat("%d", params).c_str(),
               static_cast<double>(params) / 1e6);
-  std::printf("forward FLOPs per example: %s (%.3f GFLOPs)\n",
-              absl::StrFormat("%d", flops).c_str(), static_cast<double>(flops) / 1e9);
+  std::printf("forward FLOPs per example: %s (%.3f GFLOPs)\n", absl::StrFormat("%d", flops).c_str(),
+              static_cast<double>(flops) / 1e9);
   return 0;
 }
 

@@ -23,6 +23,8 @@ constexpr char kUsage[] =
     "                     parameters per module and forward FLOPs per example\n"
     "  sweep ABLATION [--set ...] [--only TEXT]\n"
     "                     run a config under a grid of overrides; tabulate and plot\n"
+    "  bench CONFIG [--set ...] [--json] | bench --ops\n"
+    "                     time training steps (benchmarks.md's rule)\n"
     "\n"
     "Run 'kiln COMMAND --help' for a command's options.\n";
 
@@ -37,10 +39,9 @@ int main(int argc, char** argv) {
   const std::string command = args[0];
   args.erase(args.begin());
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
-      {"train", kiln::cli::train_command},
-      {"eval", kiln::cli::eval_command},
-      {"info", kiln::cli::info_command},
-      {"sweep", kiln::cli::sweep_command},
+      {"train", kiln::cli::train_command}, {"eval", kiln::cli::eval_command},
+      {"info", kiln::cli::info_command},   {"sweep", kiln::cli::sweep_command},
+      {"bench", kiln::cli::bench_command},
   };
   auto it = commands.find(command);
   if (it == commands.end()) {

@@ -42,11 +42,12 @@ std::string str_cat(const Args&... args) {
 
 // KILN_CHECK(cond, parts...): throws kiln::Error with absl::StrCat(parts...)
 // when cond is false. Use the op name as the first part: "matmul: ...".
-#define KILN_CHECK(cond, ...)                                                   \
-  do {                                                                          \
-    if (!(cond)) [[unlikely]] {                                                 \
+#define KILN_CHECK(cond, ...)                                                                \
+  do {                                                                                       \
+    if (!(cond)) [[unlikely]] {                                                              \
       ::kiln::detail::throw_error(__FILE__, __LINE__, ::kiln::detail::str_cat(__VA_ARGS__)); \
-    }                                                                           \
+    }                                                                                        \
   } while (false)
 
-#define KILN_FAIL(...) ::kiln::detail::throw_error(__FILE__, __LINE__, ::kiln::detail::str_cat(__VA_ARGS__))
+#define KILN_FAIL(...) \
+  ::kiln::detail::throw_error(__FILE__, __LINE__, ::kiln::detail::str_cat(__VA_ARGS__))

@@ -159,11 +159,11 @@ class Sequential : public UnaryModule {
 
 struct MultiHeadAttentionOptions {
   int64_t num_heads = 1;
-  int64_t query_size = 0;     // width of the query input
-  int64_t kv_size = 0;        // width of the key/value input (0: query_size)
-  int64_t key_size = 0;       // per head (0: query_size / num_heads)
-  int64_t value_size = 0;     // per head (0: key_size)
-  int64_t output_size = 0;    // (0: query_size)
+  int64_t query_size = 0;   // width of the query input
+  int64_t kv_size = 0;      // width of the key/value input (0: query_size)
+  int64_t key_size = 0;     // per head (0: query_size / num_heads)
+  int64_t value_size = 0;   // per head (0: key_size)
+  int64_t output_size = 0;  // (0: query_size)
   bool bias = true;
   bool causal = false;
   Initializer weight_init;

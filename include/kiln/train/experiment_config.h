@@ -19,8 +19,21 @@ struct ModelConfig {
 };
 
 struct TaskConfig {
-  std::string name = "classification";  // or "language_modeling"
+  // "classification", "language_modeling" or "masked_language_modeling".
+  std::string name = "classification";
   double label_smoothing = 0.0;
+  // Classification: MixUp / CutMix on each training batch into soft targets
+  // (src/train/tasks/mixup.h; both: half the batch each, as NFNets).
+  bool mixup = false;
+  bool cutmix = false;
+  double mixup_alpha = 0.2;  // MixUp ratio ~ Beta(alpha, alpha)
+  // Masked language modelling ("masked_language_modeling", BERT's recipe):
+  // each byte is picked with probability mask_rate; a picked byte becomes
+  // MASK with probability mask_token_fraction, a random byte with
+  // random_token_fraction, else stays; the loss is on picked bytes only.
+  double mask_rate = 0.15;
+  double mask_token_fraction = 0.8;
+  double random_token_fraction = 0.1;
 };
 
 struct AugmentConfig {
@@ -48,10 +61,20 @@ struct DataConfig {
   // Text: window length and the held-out fraction of the bytes.
   int64_t sequence_length = 256;
   double eval_fraction = 0.05;
+  // Images: apply one fixed random permutation to the pixels of every image,
+  // train and held out (data::epoch_permutation of H * W keyed by
+  // kPixelPermutationSeed, the same in every run): the Perceiver's
+  // permutation-invariance ablation.
+  bool permute_pixels = false;
   // Use only the first N training examples (0: all), for quick runs.
   int64_t limit_train = 0;
   int64_t limit_eval = 0;
 };
+
+// The seed of data.permute_pixels' permutation (models that keep the
+// position features with their pixels use the same: perceiver's
+// permute_positions).
+inline constexpr uint64_t kPixelPermutationSeed = 0x7065726d757465;
 
 struct AgcConfig {
   double clipping = 0.0;  // lambda; 0 disables AGC
@@ -77,7 +100,7 @@ struct OptimizerConfig {
 struct ScheduleConfig {
   std::string name = "constant";  // "constant", "warmup_cosine", "warmup_linear", "step"
   int64_t warmup_steps = 0;
-  double final_lr = 0.0;  // as a fraction of the base lr, for the decays
+  double final_lr = 0.0;            // as a fraction of the base lr, for the decays
   std::vector<int64_t> boundaries;  // "step": steps where lr *= gamma
   double gamma = 0.1;
 };
@@ -86,19 +109,19 @@ struct TrainConfig {
   int64_t steps = 1000;
   uint64_t seed = 0;
   int64_t log_every = 10;
-  int64_t eval_every = 0;   // 0: only at the end
-  int64_t eval_batches = 0;  // 0: the whole held-out split
+  int64_t eval_every = 0;        // 0: only at the end
+  int64_t eval_batches = 0;      // 0: the whole held-out split
   int64_t checkpoint_every = 0;  // 0: only at the end
   int64_t keep_checkpoints = 3;
   double ema_decay = 0.0;  // 0: no EMA
   bool eval_with_ema = true;
-  int threads = 0;  // 0: all cores
+  int threads = 0;                // 0: all cores
   std::string precision = "f32";  // or "bf16"
 };
 
 struct ExperimentConfig {
-  std::string file;   // where it came from
-  Json resolved;      // after extends and overrides
+  std::string file;  // where it came from
+  Json resolved;     // after extends and overrides
   ModelConfig model;
   TaskConfig task;
   DataConfig data;

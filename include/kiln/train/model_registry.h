@@ -18,9 +18,9 @@ namespace kiln::train {
 
 // What a model may need from the rest of the config.
 struct ModelContext {
-  std::vector<int64_t> input_shape;  // per example: (H, W, C) or (T)
-  int64_t num_classes = 0;           // classification: classes; LM: vocabulary
-  Generator* init_gen = nullptr;     // parameter initialisation
+  std::vector<int64_t> input_shape;        // per example: (H, W, C) or (T)
+  int64_t num_classes = 0;                 // classification: classes; LM: vocabulary
+  Generator* init_gen = nullptr;           // parameter initialisation
   std::shared_ptr<Generator> dropout_gen;  // dropout and other training noise
 };
 

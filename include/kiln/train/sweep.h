@@ -25,7 +25,7 @@
 namespace kiln::train {
 
 struct SweepPoint {
-  std::string name;  // directory name under the sweep's output_dir
+  std::string name;           // directory name under the sweep's output_dir
   Json set = Json::object();  // "a.b" -> value
 };
 
@@ -65,9 +65,9 @@ absl::StatusOr<Json> run_sweep(const SweepSpec& spec, const SweepOptions& option
 absl::Status write_sweep_results(const SweepSpec& spec, const Json& rows, const std::string& dir);
 
 // A simple SVG line chart: one polyline per series.
-std::string svg_line_chart(const std::string& title, const std::string& x_label,
-                           const std::string& y_label,
-                           const std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>& series,
-                           bool log_x, bool log_y);
+std::string svg_line_chart(
+    const std::string& title, const std::string& x_label, const std::string& y_label,
+    const std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>& series,
+    bool log_x, bool log_y);
 
 }  // namespace kiln::train

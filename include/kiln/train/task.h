@@ -21,9 +21,15 @@
 
 namespace kiln::train {
 
+class GradientSync;  // kiln/train/distributed.h
+
 struct StepContext {
   int64_t step = 0;  // the step being taken, counting from 1
   double lr = 0;     // the schedule's learning rate for this step
+  // Data-parallel runs (several ranks): averages the gradients across ranks.
+  // A task calls gradients->synchronize() after each backward pass and
+  // before the optimizer step that uses it. Null in one process.
+  GradientSync* gradients = nullptr;
 };
 
 struct TrainStepResult {
@@ -52,6 +58,15 @@ class Task {
   virtual void eval_begin() = 0;
   virtual void eval_batch(const data::Batch& batch) = 0;
   virtual std::map<std::string, double> eval_end() = 0;
+
+  // Data-parallel evaluation: each rank evaluates a share of the held-out
+  // batches; the trainer adds up every rank's eval_totals() (the sums
+  // eval_batch accumulated: loss sum, correct, count, ...) and hands the
+  // totals to set_eval_totals() before eval_end(), which then reports the
+  // metrics of the whole held-out set. A task returning no totals (the
+  // default) has every rank evaluate every batch instead.
+  virtual std::vector<double> eval_totals() const { return {}; }
+  virtual void set_eval_totals(const std::vector<double>& /*totals*/) {}
 
   // Anything else a resumed run needs (counters), as JSON.
   virtual Json state() const { return Json::object(); }

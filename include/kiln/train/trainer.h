@@ -11,6 +11,8 @@
 
 namespace kiln::train {
 
+class Communicator;  // kiln/train/distributed.h
+
 struct TrainOptions {
   // Continue the run in this directory from its newest checkpoint.
   bool resume = false;
@@ -20,6 +22,17 @@ struct TrainOptions {
   // Stop after this many steps of this invocation (0: no limit); for tests
   // that interrupt a run. The run is checkpointed at the stop, as for SIGINT.
   int64_t stop_after = 0;
+  // Data-parallel training (docs/distributed.md): the job's ranks, or null
+  // for this process alone. Every rank calls train() with the same config;
+  // rank 0's state is broadcast at the start (from its checkpoint when
+  // resuming), each rank trains on its share of every global batch with the
+  // gradients averaged across ranks, and only rank 0 writes the run
+  // directory and the console. On an error the other ranks may be left
+  // waiting in a collective: end the job (Communicator::abort), as the CLI
+  // does.
+  Communicator* communicator = nullptr;
+  // Gradients are averaged across ranks in buckets of about this size.
+  int64_t gradient_bucket_bytes = 25 << 20;
 };
 
 struct TrainResult {
@@ -31,8 +44,9 @@ struct TrainResult {
 // naming the file and the problem.
 absl::StatusOr<TrainResult> train(const ExperimentConfig& config, const TrainOptions& options);
 
-// Installs SIGINT/SIGTERM handlers that ask a running train() to finish its
-// step, checkpoint and return.
+// Installs SIGINT/SIGTERM/SIGUSR1 handlers that ask a running train() to
+// finish its step, checkpoint and return (under mpirun: kill -USR1 mpirun's
+// pid, which it forwards to every rank).
 void install_stop_signal_handlers();
 
 }  // namespace kiln::train
