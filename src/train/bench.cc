@@ -9,6 +9,7 @@
 
 #include "kiln/autograd/engine.h"
 #include "kiln/core/context.h"
+#include "kiln/ops/autocast.h"
 #include "kiln/ops/flops.h"
 #include "kiln/ops/linalg.h"
 #include "kiln/ops/nn.h"
@@ -111,6 +112,7 @@ absl::StatusOr<BenchResult> bench_config(const ExperimentConfig& config,
   const optim::Schedule schedule =
       build_schedule(config.schedule, config.optimizer.lr, config.train.steps);
   int64_t step = 0;
+  const AutocastScope autocast(compute_dtype(config.train));
   try {
     return time_steps(config.model.name, options, b, [&] {
       ++step;

@@ -201,4 +201,9 @@ absl::StatusOr<ExperimentConfig> load_experiment(const std::string& path,
   return parse_experiment(*config, path);
 }
 
+std::optional<DType> compute_dtype(const TrainConfig& train) {
+  if (train.precision == "bf16") return DType::kBF16;
+  return std::nullopt;
+}
+
 }  // namespace kiln::train

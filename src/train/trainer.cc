@@ -1,8 +1,10 @@
 #include "kiln/train/trainer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -12,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "kiln/core/context.h"
 #include "kiln/data/loader.h"
+#include "kiln/ops/autocast.h"
 #include "kiln/ops/flops.h"
 #include "kiln/optim/ema.h"
 #include "kiln/train/checkpoint.h"
@@ -148,11 +151,6 @@ absl::Status Run::prepare_directory() {
 }
 
 absl::Status Run::build() {
-  if (config_.train.precision != "f32") {
-    return absl::UnimplementedError(absl::StrCat(config_.file,
-                                                 ": key train.precision: ", config_.train.precision,
-                                                 " training is not available yet; use \"f32\""));
-  }
   absl::StatusOr<RunData> data =
       build_data(config_, {.rank = comm_->rank(), .world_size = comm_->world_size()});
   if (!data.ok()) return data.status();
@@ -416,11 +414,20 @@ absl::StatusOr<TrainResult> Run::run() {
                    : "",
       options_.resume ? absl::StrCat(", resumed at step ", step_) : ""));
 
+  // train.precision "bf16": matmuls and convolutions in bf16, the rest and
+  // the master weights in f32.
+  const AutocastScope autocast(compute_dtype(config_.train));
   TrainResult result;
   double train_seconds = 0;
   int64_t examples = 0;
   int64_t train_flops = 0;  // of this invocation's steps
   double last_loss = NAN;
+  // The training losses of the last 10% of the steps (at least one), for a
+  // less noisy final_train_loss_avg; and the task's skip counter.
+  std::deque<double> recent_losses;
+  const size_t recent_window =
+      static_cast<size_t>(std::max<int64_t>(1, (config_.train.steps - step_) / 10));
+  std::optional<double> skipped_steps;
   std::map<std::string, double> eval_metrics;
   const int64_t first_step = step_;
   try {
@@ -450,6 +457,11 @@ absl::StatusOr<TrainResult> Run::run() {
       examples += r.examples;
       step_ = step;
       last_loss = r.loss;
+      recent_losses.push_back(r.loss);
+      if (recent_losses.size() > recent_window) recent_losses.pop_front();
+      if (auto it = r.metrics.find("skipped_steps"); it != r.metrics.end()) {
+        skipped_steps = it->second;
+      }
       bar.update(step, r.loss, seconds > 0 ? static_cast<double>(r.examples) / seconds : 0);
 
       const bool last = step == config_.train.steps;
@@ -511,6 +523,12 @@ absl::StatusOr<TrainResult> Run::run() {
   };
   // Training compute of the steps done (every step of a run costs the same).
   result.summary["train_flops"] = result.summary["flops_per_step"].get<int64_t>() * step_;
+  if (!recent_losses.empty()) {
+    double total = 0;
+    for (double loss : recent_losses) total += loss;
+    result.summary["final_train_loss_avg"] = total / static_cast<double>(recent_losses.size());
+  }
+  if (skipped_steps) result.summary["skipped_steps"] = std::llround(*skipped_steps);
   for (const auto& [name, value] : eval_metrics) result.summary["eval_" + name] = value;
   if (distributed_) result.summary["ranks"] = comm_->world_size();
   if (comm_->is_root()) {

@@ -53,6 +53,30 @@ TEST(TrainE2E, SameSeedGivesTheSameBits) {
   EXPECT_EQ(a, read_losses(dir.path() / "b"));
 }
 
+// train.precision "bf16" rounds the matmul and conv operands, so its losses
+// differ from f32 in the low bits but follow the same curve; the master
+// weights stay f32, so the checkpoint holds f32 tensors.
+TEST(TrainE2E, Bf16TrainingTracksF32) {
+  TempDir dir;
+  ASSERT_TRUE(train::train(parse(tiny_config(dir.path() / "f32")), quiet()).ok());
+  train::Json json = tiny_config(dir.path() / "bf16");
+  json["train"]["precision"] = "bf16";
+  ASSERT_TRUE(train::train(parse(json), quiet()).ok());
+  const auto f32 = read_losses(dir.path() / "f32");
+  const auto bf16 = read_losses(dir.path() / "bf16");
+  ASSERT_EQ(f32.size(), bf16.size());
+  EXPECT_NE(f32, bf16);
+  for (const auto& [step, loss] : f32) {
+    EXPECT_NEAR(bf16.at(step), loss, 0.05 * loss + 0.02) << "step " << step;
+  }
+  absl::StatusOr<train::Checkpoint> latest =
+      train::CheckpointManager((dir.path() / "bf16" / "checkpoints").string(), 1).load_latest();
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  for (const auto& [name, tensor] : latest->groups.at("model")) {
+    EXPECT_EQ(tensor.dtype(), DType::kF32) << name;
+  }
+}
+
 TEST(TrainE2E, StoppedRunResumesExactly) {
   TempDir dir;
   ASSERT_TRUE(train::train(parse(tiny_config(dir.path() / "full")), quiet()).ok());
@@ -147,6 +171,29 @@ TEST(TrainE2E, AllCheckpointsCorruptIsAClearError) {
   ASSERT_FALSE(result.ok());
   EXPECT_NE(result.status().message().find("manifest.json"), std::string::npos) << result.status();
   EXPECT_NE(result.status().message().find("invalid JSON"), std::string::npos) << result.status();
+}
+
+TEST(TrainE2E, SummaryHoldsTheAveragedFinalLossAndTheSkippedSteps) {
+  TempDir dir;
+  absl::StatusOr<train::TrainResult> result =
+      train::train(parse(tiny_config(dir.path() / "run")), quiet());
+  ASSERT_TRUE(result.ok()) << result.status();
+  const auto losses = read_losses(dir.path() / "run");
+  // 30 steps: the mean over the last 3.
+  const double mean = (losses.at(28) + losses.at(29) + losses.at(30)) / 3;
+  EXPECT_NEAR(result->summary.at("final_train_loss_avg").get<double>(), mean, 1e-6);
+  EXPECT_EQ(result->summary.at("skipped_steps").get<int64_t>(), 0);
+
+  // A learning rate that overflows the weights: every later step has
+  // non-finite gradients and is skipped, and the run still finishes.
+  train::Json json = tiny_config(dir.path() / "diverged");
+  json["optimizer"]["lr"] = 1e38;
+  json["optimizer"]["max_consecutive_skips"] = 1000;
+  absl::StatusOr<train::TrainResult> diverged = train::train(parse(json), quiet());
+  ASSERT_TRUE(diverged.ok()) << diverged.status();
+  const int64_t skipped = diverged->summary.at("skipped_steps").get<int64_t>();
+  EXPECT_GT(skipped, 0);
+  EXPECT_LT(skipped, 30);
 }
 
 TEST(TrainE2E, CheckpointsKeepTheLastK) {

@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "kiln/tensor/dtype.h"
 #include "kiln/train/json_config.h"
 
 namespace kiln::train {
@@ -118,6 +120,10 @@ struct TrainConfig {
   int threads = 0;                // 0: all cores
   std::string precision = "f32";  // or "bf16"
 };
+
+// The dtype matmuls and convolutions run in (kiln/ops/autocast.h): bf16 for
+// precision "bf16", none (plain f32) otherwise.
+std::optional<DType> compute_dtype(const TrainConfig& train);
 
 struct ExperimentConfig {
   std::string file;  // where it came from

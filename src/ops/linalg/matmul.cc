@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "kiln/ops/autocast.h"
 #include "kiln/ops/cast.h"
 #include "kiln/ops/linalg.h"
 #include "kiln/ops/shape.h"
@@ -101,6 +102,11 @@ void check_matmul_args(const Tensor& a, const Tensor& b) {
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
   check_matmul_args(a, b);
+  if (const std::optional<DType> low = autocast_dtype(); low && a.dtype() == DType::kF32) {
+    // The casts are ops, so the gradients reach a and b in f32.
+    const AutocastScope off(std::nullopt);
+    return to_dtype(matmul(to_dtype(a, *low), to_dtype(b, *low)), DType::kF32);
+  }
   // NumPy promotion: a (K) is (1, K), b (K) is (K, 1); the added dims go.
   const bool a_vec = a.dim() == 1, b_vec = b.dim() == 1;
   const Tensor a2 = a_vec ? reshape(a, {1, a.size(0)}) : a;

@@ -2,6 +2,7 @@
 
 #include "kernels/conv.h"
 #include "kiln/core/context.h"
+#include "kiln/ops/autocast.h"
 #include "kiln/ops/cast.h"
 #include "kiln/ops/flops.h"
 #include "kiln/ops/nn.h"
@@ -135,6 +136,13 @@ class Conv2dOp final : public autograd::Node {
 
 Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in,
               const Conv2dOptions& options) {
+  if (const std::optional<DType> low = autocast_dtype(); low && x_in.dtype() == DType::kF32) {
+    // The casts are ops, so the gradients reach x, weight and bias in f32.
+    const AutocastScope off(std::nullopt);
+    const Tensor bias = bias_in.defined() ? to_dtype(bias_in, *low) : Tensor();
+    return to_dtype(conv2d(to_dtype(x_in, *low), to_dtype(weight_in, *low), bias, options),
+                    DType::kF32);
+  }
   const kernels::ConvDesc d = conv_desc(x_in, weight_in, bias_in, options);
   const Tensor x = as_contiguous(x_in), weight = as_contiguous(weight_in);
   const Tensor bias = bias_in.defined() ? as_contiguous(bias_in) : Tensor();
