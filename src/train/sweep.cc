@@ -120,6 +120,17 @@ absl::StatusOr<SweepSpec> load_sweep(const std::string& path,
     plot.read("log_x", &spec.plot.log_x);
     plot.read("log_y", &spec.plot.log_y);
     plot.finish();
+    if (r.has("fit")) {
+      ObjectReader fit = r.object("fit");
+      FitSpec f;
+      fit.require("x", &f.x);
+      fit.require("y", &f.y);
+      fit.read("form", &f.form);
+      fit.check_one_of("form", f.form, {"power_law"});
+      fit.read("frontier", &f.frontier);
+      fit.finish();
+      spec.fit = f;
+    }
     r.require("output_dir", &spec.output_dir);
     r.finish();
   } catch (const ConfigError& e) {
@@ -223,8 +234,41 @@ absl::Status write_sweep_results(const SweepSpec& spec, const Json& rows, const 
     csv << absl::StrJoin(quoted, ",") << "\n";
     md << "| " << absl::StrJoin(cells, " | ") << " |\n";
   }
+  std::optional<PowerLawFit> fit;
+  if (spec.fit) {
+    absl::StatusOr<PowerLawFit> f = fit_sweep(spec, rows);
+    md << "\n## Fit\n\n";
+    if (f.ok()) {
+      fit = *f;
+      md << absl::StrFormat("`%s = a * %s^b` over %s: a = %.6g, **b = %.4f**, R^2 = %.4f\n\n",
+                            spec.fit->y, spec.fit->x,
+                            spec.fit->frontier
+                                ? absl::StrCat("the lower envelope (", f->points.size(), " points)")
+                                : absl::StrCat("all ", f->points.size(), " points"),
+                            f->a, f->b, f->r2);
+      md << "| " << spec.fit->x << " | " << spec.fit->y << " | fitted |\n|---|---|---|\n";
+      for (const auto& [x, y] : f->points) {
+        md << absl::StrFormat("| %.5g | %.5g | %.5g |\n", x, y, f->a * std::pow(x, f->b));
+      }
+    } else {
+      md << "no fit: " << f.status().message() << "\n";
+    }
+  }
   std::error_code ec;
   fs::create_directories(dir, ec);
+  if (fit) {
+    Json points = Json::array();
+    for (const auto& [x, y] : fit->points) points.push_back({x, y});
+    const Json out = {{"x", spec.fit->x},
+                      {"y", spec.fit->y},
+                      {"form", spec.fit->form},
+                      {"frontier", spec.fit->frontier},
+                      {"a", fit->a},
+                      {"b", fit->b},
+                      {"r2", fit->r2},
+                      {"points", points}};
+    std::ofstream(fs::path(dir) / "fit.json") << out.dump(2) << "\n";
+  }
   std::ofstream(fs::path(dir) / "results.csv") << csv.str();
   std::ofstream(fs::path(dir) / "results.md") << md.str();
 
@@ -245,9 +289,77 @@ absl::Status write_sweep_results(const SweepSpec& spec, const Json& rows, const 
     std::sort(points.begin(), points.end());
     ordered.emplace_back(plot.series.empty() ? name : plot.series + "=" + name, points);
   }
+  if (fit && plot.x == spec.fit->x && plot.y == spec.fit->y && !fit->points.empty()) {
+    // The fitted law across the x range of every point.
+    double lo = INFINITY, hi = -INFINITY;
+    for (const auto& [name, points] : ordered) {
+      for (const auto& [x, y] : points) {
+        if (x > 0) lo = std::min(lo, x), hi = std::max(hi, x);
+      }
+    }
+    if (std::isfinite(lo)) {
+      XYPoints line;
+      for (const double x : {lo, hi}) line.emplace_back(x, fit->a * std::pow(x, fit->b));
+      ordered.emplace_back(absl::StrFormat("fit: b = %.3f", fit->b), line);
+    }
+  }
   std::ofstream(fs::path(dir) / "results.svg") << svg_line_chart(
       fs::path(spec.file).stem().string(), plot.x, plot.y, ordered, plot.log_x, plot.log_y);
   return absl::OkStatus();
+}
+
+XYPoints lower_envelope(XYPoints points) {
+  std::erase_if(points, [](const std::pair<double, double>& p) {
+    return !std::isfinite(p.first) || !std::isfinite(p.second);
+  });
+  std::sort(points.begin(), points.end());
+  XYPoints envelope;
+  for (const auto& p : points) {
+    // Sorted by (x, y): at a repeated x the first point has the smallest y.
+    if (envelope.empty() || p.second < envelope.back().second) envelope.push_back(p);
+  }
+  return envelope;
+}
+
+absl::StatusOr<PowerLawFit> fit_power_law(const XYPoints& points, bool frontier) {
+  XYPoints usable;
+  for (const auto& [x, y] : points) {
+    if (x > 0 && y > 0 && std::isfinite(x) && std::isfinite(y)) usable.emplace_back(x, y);
+  }
+  PowerLawFit fit;
+  fit.points = frontier ? lower_envelope(usable) : usable;
+  std::sort(fit.points.begin(), fit.points.end());
+  const double n = static_cast<double>(fit.points.size());
+  double sx = 0, sy = 0;
+  for (const auto& [x, y] : fit.points) sx += std::log(x), sy += std::log(y);
+  const double mx = sx / n, my = sy / n;
+  double sxx = 0, sxy = 0, syy = 0;
+  for (const auto& [x, y] : fit.points) {
+    const double dx = std::log(x) - mx, dy = std::log(y) - my;
+    sxx += dx * dx, sxy += dx * dy, syy += dy * dy;
+  }
+  if (fit.points.size() < 2 || !(sxx > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a power law needs at least two points with distinct positive x and positive y, got ",
+        fit.points.size(), frontier ? " on the lower envelope" : ""));
+  }
+  fit.b = sxy / sxx;
+  fit.a = std::exp(my - fit.b * mx);
+  fit.r2 = syy > 0 ? sxy * sxy / (sxx * syy) : 1.0;
+  return fit;
+}
+
+absl::StatusOr<PowerLawFit> fit_sweep(const SweepSpec& spec, const Json& rows) {
+  if (!spec.fit) return absl::InvalidArgumentError(absl::StrCat(spec.file, ": no fit section"));
+  XYPoints points;
+  for (const Json& row : rows) {
+    const std::optional<Json> x = lookup(row, spec.fit->x);
+    const std::optional<Json> y = lookup(row, spec.fit->y);
+    if (x && y && x->is_number() && y->is_number()) {
+      points.emplace_back(x->get<double>(), y->get<double>());
+    }
+  }
+  return fit_power_law(points, spec.fit->frontier);
 }
 
 std::string svg_line_chart(

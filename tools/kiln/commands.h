@@ -17,6 +17,7 @@ int eval_command(const std::vector<std::string>& args);
 int info_command(const std::vector<std::string>& args);
 int sweep_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);
+int spp_command(const std::vector<std::string>& args);
 
 // Parsed arguments: positionals, repeated "--set k=v", "--flag value"
 // options and bare flags.

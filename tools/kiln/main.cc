@@ -25,6 +25,8 @@ constexpr char kUsage[] =
     "                     run a config under a grid of overrides; tabulate and plot\n"
     "  bench CONFIG [--set ...] [--json] | bench --ops\n"
     "                     time training steps (benchmarks.md's rule)\n"
+    "  spp CONFIG|SPP_FILE [--set ...] [--vary 'k=[a,b]'] [--gaussian] [--output DIR]\n"
+    "                     signal propagation plots of an NF model at initialisation\n"
     "\n"
     "Run 'kiln COMMAND --help' for a command's options.\n";
 
@@ -41,7 +43,7 @@ int main(int argc, char** argv) {
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"train", kiln::cli::train_command}, {"eval", kiln::cli::eval_command},
       {"info", kiln::cli::info_command},   {"sweep", kiln::cli::sweep_command},
-      {"bench", kiln::cli::bench_command},
+      {"bench", kiln::cli::bench_command}, {"spp", kiln::cli::spp_command},
   };
   auto it = commands.find(command);
   if (it == commands.end()) {

@@ -18,7 +18,9 @@ constexpr char kHelp[] =
     "command again continues a sweep. Writes results.csv, results.md and\n"
     "results.svg. --set overrides keys of the ablation file itself (e.g.\n"
     "--set set.train.steps=100 is not valid: use --set 'set={\"train.steps\":100}').\n"
-    "--only runs the points whose name contains TEXT.\n";
+    "--only runs the points whose name contains TEXT. With a \"fit\" section the\n"
+    "fitted power law (y = a * x^b on the lower envelope) is printed and written\n"
+    "to fit.json.\n";
 }  // namespace
 
 int sweep_command(const std::vector<std::string>& argv) {
@@ -40,6 +42,16 @@ int sweep_command(const std::vector<std::string>& argv) {
   options.only = args->option("only").value_or("");
   absl::StatusOr<train::Json> rows = train::run_sweep(*spec, options);
   if (!rows.ok()) return fail(std::string(rows.status().message()));
+  if (spec->fit) {
+    absl::StatusOr<train::PowerLawFit> fit = train::fit_sweep(*spec, *rows);
+    if (fit.ok()) {
+      std::printf("fit: %s = %.6g * %s^b, b = %.4f (R^2 %.3f, %zu points%s)\n",
+                  spec->fit->y.c_str(), fit->a, spec->fit->x.c_str(), fit->b, fit->r2,
+                  fit->points.size(), spec->fit->frontier ? " on the lower envelope" : "");
+    } else {
+      std::printf("fit: %s\n", std::string(fit.status().message()).c_str());
+    }
+  }
   std::printf("results: %s/results.md\n", spec->output_dir.c_str());
   return 0;
 }

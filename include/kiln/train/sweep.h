@@ -12,11 +12,20 @@
 //     "columns": ["eval_accuracy", "final_train_loss"],  // summary keys shown
 //     "plot": {"x": "a.b", "y": "eval_accuracy", "series": "c",
 //              "log_x": false, "log_y": false},
+//     "fit": {"x": "train_flops", "y": "eval_loss",      // optional
+//             "form": "power_law", "frontier": true},
 //     "output_dir": "runs/ablations/x"
 //   }
+// With "fit", y = a * x^b is fitted by least squares in log-log (2310.16764's
+// compute-optimal frontier): over the points' lower envelope when
+// "frontier" is true (the default), else over all points. The fit goes to
+// fit.json, a section of results.md and a line in results.svg when the
+// plot's axes are the fit's.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -37,6 +46,13 @@ struct PlotSpec {
   bool log_y = false;
 };
 
+struct FitSpec {
+  std::string x;                   // an override key or a summary key
+  std::string y;                   // a summary key
+  std::string form = "power_law";  // the only form so far: y = a * x^b
+  bool frontier = true;            // fit the lower envelope only
+};
+
 struct SweepSpec {
   std::string file;
   std::string base;  // resolved path of the base config
@@ -44,6 +60,7 @@ struct SweepSpec {
   std::vector<SweepPoint> points;
   std::vector<std::string> columns;
   PlotSpec plot;
+  std::optional<FitSpec> fit;
   std::string output_dir;
 };
 
@@ -63,6 +80,29 @@ absl::StatusOr<Json> run_sweep(const SweepSpec& spec, const SweepOptions& option
 
 // Writes results.csv, results.md and results.svg for `rows` into `dir`.
 absl::Status write_sweep_results(const SweepSpec& spec, const Json& rows, const std::string& dir);
+
+using XYPoints = std::vector<std::pair<double, double>>;
+
+// The Pareto frontier of (x, y) points: sorted by x (ties: smallest y), the
+// points whose y is below that of every point with a smaller x, i.e. the
+// lowest y reached at each budget x. Non-finite points are dropped.
+XYPoints lower_envelope(XYPoints points);
+
+struct PowerLawFit {
+  double a = 0;     // y = a * x^b
+  double b = 0;     // the exponent (negative when y falls with x)
+  double r2 = 0;    // of the linear fit of log y on log x
+  XYPoints points;  // the points fitted (the envelope with frontier)
+};
+
+// Least squares of log y = log a + b log x over the points with x, y > 0
+// (over their lower envelope when `frontier`). An error with fewer than two
+// usable points or a single distinct x.
+absl::StatusOr<PowerLawFit> fit_power_law(const XYPoints& points, bool frontier);
+
+// spec.fit applied to a sweep's rows (point name, overrides and summary as
+// run_sweep returns them); an error when the sweep has no fit section.
+absl::StatusOr<PowerLawFit> fit_sweep(const SweepSpec& spec, const Json& rows);
 
 // A simple SVG line chart: one polyline per series.
 std::string svg_line_chart(
