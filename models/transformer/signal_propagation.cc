@@ -119,8 +119,9 @@ std::vector<double> cholesky_attention_matrix(const std::vector<double>& l_in,
 
 std::vector<double> espa_attention_matrix(int64_t t, double gamma_in, double gamma_out) {
   check_size("espa_attention_matrix", t);
-  KILN_CHECK(gamma_out > 0 && gamma_out <= gamma_in, "espa_attention_matrix: needs 0 < gamma_out (",
-             gamma_out, ") <= gamma_in (", gamma_in, ")");
+  KILN_CHECK(gamma_out > 0 && gamma_out <= gamma_in && std::isfinite(gamma_out),
+             "espa_attention_matrix: needs 0 < gamma_out (", gamma_out, ") <= gamma_in (", gamma_in,
+             ")");
   const double a = std::exp(-gamma_out), b = std::exp(-gamma_in);
   const double sa = std::sqrt(1 - a * a), sb = std::sqrt(1 - b * b);
   std::vector<double> m(static_cast<size_t>(t * t), 0.0);
@@ -174,6 +175,35 @@ std::vector<double> espa_gammas(int64_t num_layers, double gamma_start, double g
   return g;
 }
 
+std::vector<double> espa_gammas_log_det(int64_t num_layers, double gamma_end) {
+  KILN_CHECK(num_layers >= 1, "espa_gammas_log_det: num_layers must be >= 1, got ", num_layers);
+  KILN_CHECK(gamma_end > 0 && std::isfinite(gamma_end),
+             "espa_gammas_log_det: gamma_end must be in (0, inf), got ", gamma_end);
+  // d_L = 1 - e^(-2 gamma_L), the squared Cholesky diagonal of Sigma_L.
+  const double d_end = -std::expm1(-2.0 * gamma_end);
+  std::vector<double> g(static_cast<size_t>(num_layers + 1));
+  g[0] = INFINITY;
+  for (int64_t l = 1; l <= num_layers; ++l) {
+    const double d = std::pow(d_end, static_cast<double>(l) / static_cast<double>(num_layers));
+    g[l] = -0.5 * std::log1p(-d);
+  }
+  g[num_layers] = gamma_end;
+  return g;
+}
+
+std::vector<double> uspa_rhos_log_det(int64_t num_layers, double rho_end) {
+  KILN_CHECK(num_layers >= 1, "uspa_rhos_log_det: num_layers must be >= 1, got ", num_layers);
+  KILN_CHECK(rho_end >= 0 && rho_end < 1, "uspa_rhos_log_det: rho_end must be in [0, 1), got ",
+             rho_end);
+  std::vector<double> r(static_cast<size_t>(num_layers + 1));
+  for (int64_t l = 0; l <= num_layers; ++l) {
+    r[l] = 1.0 - std::pow(1.0 - rho_end, static_cast<double>(l) / static_cast<double>(num_layers));
+  }
+  r[0] = 0.0;
+  r[num_layers] = rho_end;
+  return r;
+}
+
 std::vector<double> uspa_rhos(int64_t num_layers, double rho_start, double rho_end) {
   KILN_CHECK(num_layers >= 1, "uspa_rhos: num_layers must be >= 1, got ", num_layers);
   KILN_CHECK(rho_start >= 0 && rho_start <= rho_end && rho_end < 1,
@@ -202,8 +232,8 @@ SpaBias spa_bias_from_matrix(const std::vector<double>& a, int64_t t) {
 
 SpaBias espa_bias(int64_t t, double gamma_in, double gamma_out) {
   check_size("espa_bias", t);
-  KILN_CHECK(gamma_out > 0 && gamma_out <= gamma_in, "espa_bias: needs 0 < gamma_out (", gamma_out,
-             ") <= gamma_in (", gamma_in, ")");
+  KILN_CHECK(gamma_out > 0 && gamma_out <= gamma_in && std::isfinite(gamma_out),
+             "espa_bias: needs 0 < gamma_out (", gamma_out, ") <= gamma_in (", gamma_in, ")");
   const double a = std::exp(-gamma_out), b = std::exp(-gamma_in);
   const double sa = std::sqrt(1 - a * a), sb = std::sqrt(1 - b * b);
   const double log_a = -gamma_out;

@@ -249,11 +249,16 @@ Transformer::Transformer(const TransformerOptions& options, Generator& gen,
   // The fixed attention matrices, one per block: Sigma_l -> Sigma_{l+1}.
   if (o.attention_bias == AttentionBias::kExponential) {
     const std::vector<double> g =
-        spa::espa_gammas(o.num_layers, o.espa_gamma_start, o.espa_gamma_end);
+        o.spa_schedule == SpaSchedule::kLogDet
+            ? spa::espa_gammas_log_det(o.num_layers, o.espa_gamma_end)
+            : spa::espa_gammas(o.num_layers, o.espa_gamma_start, o.espa_gamma_end);
     for (int64_t l = 0; l < o.num_layers; ++l)
       spa_.push_back(spa::espa_bias(o.max_len, g[l], g[l + 1]));
   } else if (o.attention_bias == AttentionBias::kUniform) {
-    const std::vector<double> r = spa::uspa_rhos(o.num_layers, o.uspa_rho_start, o.uspa_rho_end);
+    const std::vector<double> r =
+        o.spa_schedule == SpaSchedule::kLogDet
+            ? spa::uspa_rhos_log_det(o.num_layers, o.uspa_rho_end)
+            : spa::uspa_rhos(o.num_layers, o.uspa_rho_start, o.uspa_rho_end);
     for (int64_t l = 0; l < o.num_layers; ++l) {
       spa_.push_back(spa::spa_bias_from_matrix(
           spa::uspa_attention_matrix(o.max_len, r[l], r[l + 1]), o.max_len));

@@ -55,6 +55,8 @@ TransformerOptions options_from(const Golden& g) {
   o.attention_bias = bias == "e_spa"   ? models::AttentionBias::kExponential
                      : bias == "u_spa" ? models::AttentionBias::kUniform
                                        : models::AttentionBias::kNone;
+  // The fixtures were made with the linear interpolation between both ends.
+  o.spa_schedule = models::SpaSchedule::kInterpolate;
   o.espa_gamma_start = g.meta_double("espa_gamma_start");
   o.espa_gamma_end = g.meta_double("espa_gamma_end");
   o.uspa_rho_start = g.meta_double("uspa_rho_start");

@@ -217,12 +217,50 @@ TEST(Spa, Schedules) {
   EXPECT_EQ(r[2], 0.5);
 }
 
+// The paper's schedule: Sigma_0 = I and log det Sigma_l linear in l. Checked
+// through the determinants of the kernels themselves (from their Cholesky
+// factors), not through the closed form of the schedule.
+TEST(Spa, LogDetSchedulesStartAtTheIdentityAndLoseVolumeLinearly) {
+  const int64_t t = 12, layers = 4;
+  auto log_det = [&](const Matrix& sigma) {
+    const Matrix l = spa::cholesky(sigma, t);
+    double s = 0;
+    for (int64_t i = 0; i < t; ++i) s += 2 * std::log(l[i * t + i]);
+    return s;
+  };
+  const std::vector<double> g = spa::espa_gammas_log_det(layers, 0.05);
+  ASSERT_EQ(g.size(), 5u);
+  EXPECT_TRUE(std::isinf(g[0]));
+  EXPECT_EQ(g[4], 0.05);
+  const double end = log_det(spa::exponential_kernel(t, 0.05));
+  for (int64_t l = 1; l <= layers; ++l) {
+    EXPECT_LT(g[l], g[l - 1]);
+    EXPECT_NEAR(log_det(spa::exponential_kernel(t, g[l])), end * l / layers, 1e-9) << l;
+  }
+  // From the identity, the first layer's matrix is Sigma_1's Cholesky factor.
+  const Matrix a = spa::espa_attention_matrix(t, g[0], g[1]);
+  EXPECT_LT(max_abs_diff(a, spa::cholesky(spa::exponential_kernel(t, g[1]), t)), 1e-13);
+  const spa::SpaBias direct = spa::espa_bias(t, g[0], g[1]);
+  const spa::SpaBias generic = spa::spa_bias_from_matrix(a, t);
+  EXPECT_LT(max_abs_diff(to_vector(direct.scale), to_vector(generic.scale)), 1e-6);
+
+  const std::vector<double> r = spa::uspa_rhos_log_det(layers, 0.8);
+  ASSERT_EQ(r.size(), 5u);
+  EXPECT_EQ(r[0], 0.0);
+  EXPECT_EQ(r[4], 0.8);
+  for (int64_t l = 1; l <= layers; ++l) {
+    EXPECT_NEAR(std::log(1 - r[l]), std::log(0.2) * l / layers, 1e-12);
+  }
+}
+
 TEST(Spa, BadArgumentsThrow) {
   EXPECT_THROW(spa::espa_attention_matrix(4, 0.3, 0.7), Error);  // would be negative
   EXPECT_THROW(spa::espa_bias(4, 0.3, 0.7), Error);
   EXPECT_THROW(spa::uspa_attention_matrix(4, 0.5, 0.2), Error);
   EXPECT_THROW(spa::uniform_kernel(4, 1.0), Error);
   EXPECT_THROW(spa::espa_gammas(3, 0.1, 1.0), Error);
+  EXPECT_THROW(spa::espa_gammas_log_det(3, 0.0), Error);
+  EXPECT_THROW(spa::uspa_rhos_log_det(3, 1.0), Error);
   EXPECT_THROW(spa::cholesky({1, 2, 2, 1}, 2), Error);              // not positive definite
   EXPECT_THROW(spa::spa_bias_from_matrix({0, 0, 1, 1}, 2), Error);  // row 0 all zero
 }
@@ -456,6 +494,21 @@ TEST(Transformer, ZeroQueriesAndValueSkipInitMakeAttentionTheIdentityAtInit) {
       add(matmul(add(matmul(x, p["value.weight"]), p["value.bias"]), p["output.weight"]),
           p["output.bias"]);
   EXPECT_LT(max_abs_diff(to_vector(got), to_vector(want)), 1e-5);
+}
+
+TEST(Transformer, LogDetEspaIsTheDefaultSchedule) {
+  TransformerOptions o = small_options();
+  o.attention_bias = AttentionBias::kExponential;
+  o.espa_gamma_end = 0.2;
+  o.num_layers = 3;
+  Generator gen(3);
+  Transformer model(o, gen, nullptr);
+  const std::vector<double> g = spa::espa_gammas_log_det(3, 0.2);
+  ASSERT_EQ(model.spa_matrices().size(), 3u);
+  for (int64_t l = 0; l < 3; ++l) {
+    const spa::SpaBias want = spa::espa_bias(o.max_len, g[l], g[l + 1]);
+    EXPECT_EQ(to_vector(model.spa_matrices()[l].scale), to_vector(want.scale)) << l;
+  }
 }
 
 TEST(Transformer, EspaAttentionAtInitIsTheDesignedMatrix) {
@@ -762,8 +815,13 @@ TEST(TransformerRegistry, BadConfigsNameTheKey) {
   expect_error("transformer_encoder", R"({"attention_bias": "u_spa"})", "model.attention_bias");
   expect_error("transformer_lm", R"({"moe": {"num_experts": 2, "top_k": 3}})", "model.moe.top_k");
   expect_error("transformer_lm", R"({"max_len": 8})", "model.max_len");
-  expect_error("transformer_lm", R"({"espa_gamma_start": 0.1, "espa_gamma_end": 0.5})",
+  expect_error("transformer_lm",
+               R"({"spa_schedule": "interpolate", "espa_gamma_start": 0.1,
+                   "espa_gamma_end": 0.5})",
                "model.espa_gamma_end");
+  // The paper's schedule starts at the identity: a start value is an error.
+  expect_error("transformer_lm", R"({"espa_gamma_start": 1.0})", "model.espa_gamma_start");
+  expect_error("transformer_lm", R"({"spa_schedule": "linear"})", "model.spa_schedule");
   // A TAT target out of reach at this depth fails with the model's message.
   expect_error("transformer_lm", R"({"num_layers": 2, "activation": "tat_leaky_relu"})",
                "out of reach");

@@ -17,6 +17,9 @@ int eval_command(const std::vector<std::string>& args);
 int info_command(const std::vector<std::string>& args);
 int sweep_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);
+int rankcollapse_command(const std::vector<std::string>& args);  // lm_commands.cc
+int curves_command(const std::vector<std::string>& args);        // lm_commands.cc
+int needle_command(const std::vector<std::string>& args);        // lm_commands.cc
 int spp_command(const std::vector<std::string>& args);
 
 // Parsed arguments: positionals, repeated "--set k=v", "--flag value"

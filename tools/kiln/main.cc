@@ -25,6 +25,12 @@ constexpr char kUsage[] =
     "                     run a config under a grid of overrides; tabulate and plot\n"
     "  bench CONFIG [--set ...] [--json] | bench --ops\n"
     "                     time training steps (benchmarks.md's rule)\n"
+    "  rankcollapse CONFIG|ABLATION [--set ...] [--batches N]\n"
+    "                     token-similarity per layer of a transformer at init\n"
+    "  curves ABLATION [--metrics loss,...]\n"
+    "                     training curves and final/min/max of a sweep's points\n"
+    "  needle CONFIG --checkpoint PATH [--lengths ...] [--depths ...]\n"
+    "                     needle-in-a-haystack retrieval of a language model\n"
     "  spp CONFIG|SPP_FILE [--set ...] [--vary 'k=[a,b]'] [--gaussian] [--output DIR]\n"
     "                     signal propagation plots of an NF model at initialisation\n"
     "\n"
@@ -41,9 +47,11 @@ int main(int argc, char** argv) {
   const std::string command = args[0];
   args.erase(args.begin());
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
-      {"train", kiln::cli::train_command}, {"eval", kiln::cli::eval_command},
-      {"info", kiln::cli::info_command},   {"sweep", kiln::cli::sweep_command},
-      {"bench", kiln::cli::bench_command}, {"spp", kiln::cli::spp_command},
+      {"train", kiln::cli::train_command},   {"eval", kiln::cli::eval_command},
+      {"info", kiln::cli::info_command},     {"sweep", kiln::cli::sweep_command},
+      {"bench", kiln::cli::bench_command},   {"rankcollapse", kiln::cli::rankcollapse_command},
+      {"curves", kiln::cli::curves_command}, {"needle", kiln::cli::needle_command},
+      {"spp", kiln::cli::spp_command},
   };
   auto it = commands.find(command);
   if (it == commands.end()) {

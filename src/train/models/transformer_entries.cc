@@ -100,14 +100,26 @@ models::TransformerOptions read_transformer(ObjectReader& r, const ModelContext&
   if (o.attention_bias != models::AttentionBias::kNone && !causal) {
     r.fail("attention_bias", "E-SPA / U-SPA need causal attention (transformer_lm)");
   }
+  std::string schedule = "log_det";
+  r.read("spa_schedule", &schedule);
+  r.check_one_of("spa_schedule", schedule, {"log_det", "interpolate"});
+  const bool interpolate = schedule == "interpolate";
+  o.spa_schedule = interpolate ? models::SpaSchedule::kInterpolate : models::SpaSchedule::kLogDet;
+  for (const char* key : {"espa_gamma_start", "uspa_rho_start"}) {
+    if (!interpolate && r.has(key)) {
+      r.fail(key, "is used only with spa_schedule \"interpolate\" (log_det starts at Sigma_0 = I)");
+    }
+  }
   r.read("espa_gamma_start", &o.espa_gamma_start);
   r.check_range("espa_gamma_start", o.espa_gamma_start, 0.0, 1e6, false);
   r.read("espa_gamma_end", &o.espa_gamma_end);
-  r.check_range("espa_gamma_end", o.espa_gamma_end, 0.0, o.espa_gamma_start, false);
+  r.check_range("espa_gamma_end", o.espa_gamma_end, 0.0, interpolate ? o.espa_gamma_start : 1e6,
+                false);
   r.read("uspa_rho_start", &o.uspa_rho_start);
   r.check_range("uspa_rho_start", o.uspa_rho_start, 0.0, 1.0, true, false);
   r.read("uspa_rho_end", &o.uspa_rho_end);
-  r.check_range("uspa_rho_end", o.uspa_rho_end, o.uspa_rho_start, 1.0, true, false);
+  r.check_range("uspa_rho_end", o.uspa_rho_end, interpolate ? o.uspa_rho_start : 0.0, 1.0, true,
+                false);
   read_moe(r.object("moe"), &o.moe);
   return o;
 }

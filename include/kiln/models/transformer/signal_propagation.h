@@ -40,7 +40,8 @@ std::vector<double> cholesky(const std::vector<double>& sigma, int64_t t);
 std::vector<double> cholesky_attention_matrix(const std::vector<double>& l_in,
                                               const std::vector<double>& l_out, int64_t t);
 
-// E-SPA's attention matrix from Sigma(gamma_in) to Sigma(gamma_out), in the
+// E-SPA's attention matrix from Sigma(gamma_in) to Sigma(gamma_out) (gamma_in
+// may be +inf: Sigma = I, then A = L(a), the target's Cholesky factor), in the
 // closed form of the AR(1) Cholesky factors (a = e^-gamma_out,
 // b = e^-gamma_in, s(r) = sqrt(1 - r^2)): A_00 = 1, A_i0 = a^i - a^(i-1) b
 // s(a) / s(b), A_ik = a^(i-k-1) s(a) (a - b) / s(b) for 0 < k < i,
@@ -51,9 +52,19 @@ std::vector<double> espa_attention_matrix(int64_t t, double gamma_in, double gam
 std::vector<double> uspa_attention_matrix(int64_t t, double rho_in, double rho_out);
 
 // The schedules: num_layers + 1 values, Sigma_0 (the input) to Sigma_L.
-// E-SPA interpolates log gamma linearly from gamma_start down to gamma_end;
-// U-SPA interpolates rho linearly from rho_start up to rho_end. (The paper's
-// exact schedules are not public in code; both ends are configurable.)
+//
+// The paper's ("log_det"): Sigma_0 = I (gamma_0 = +inf, rho_0 = 0) and the
+// kernels lose "volume" at a constant rate per layer, log det Sigma_l =
+// (l / L) log det Sigma_L. For E-SPA det Sigma(gamma) = (1 - e^(-2 gamma))^(T-1)
+// exactly (the AR(1) Cholesky factor has diagonal s(e^-gamma)), so
+//   1 - e^(-2 gamma_l) = (1 - e^(-2 gamma_L))^(l / L),
+// i.e. gamma_l = -log(1 - (1 - e^(-2 gamma_L))^(l / L)) / 2, the same for every
+// T. For U-SPA the Cholesky diagonal of (1 - rho) I + rho 1 1^T tends to
+// sqrt(1 - rho), and the same rule gives 1 - rho_l = (1 - rho_L)^(l / L).
+std::vector<double> espa_gammas_log_det(int64_t num_layers, double gamma_end);
+std::vector<double> uspa_rhos_log_det(int64_t num_layers, double rho_end);
+// The older interpolation ("interpolate"): E-SPA log gamma linear from
+// gamma_start down to gamma_end; U-SPA rho linear from rho_start up to rho_end.
 std::vector<double> espa_gammas(int64_t num_layers, double gamma_start, double gamma_end);
 std::vector<double> uspa_rhos(int64_t num_layers, double rho_start, double rho_end);
 

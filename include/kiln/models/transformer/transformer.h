@@ -39,6 +39,7 @@ namespace kiln::models {
 
 enum class PositionEncoding { kLearned, kRotary, kNone };
 enum class AttentionBias { kNone, kExponential /* E-SPA */, kUniform /* U-SPA */ };
+enum class SpaSchedule { kLogDet, kInterpolate };
 enum class WeightInit {
   kStandard,    // Haiku defaults: truncated normal 1 / sqrt(fan_in), zero biases
   kOrthogonal,  // dks SUO for the value, output and MLP weights (TAT / E-SPA)
@@ -73,13 +74,14 @@ struct TransformerOptions {
   bool zero_init_queries = false;
   bool value_skipinit = false;
   AttentionBias attention_bias = AttentionBias::kNone;
-  // The SPA target kernels Sigma_0 (the input) .. Sigma_L. The paper's
-  // exact schedules are not public in code; these ends are configurable
-  // defaults, not the paper's values.
-  // E-SPA kernels exp(-gamma |i - j|), log-linear in gamma over the layers.
+  // The SPA target kernels Sigma_0 (the input) .. Sigma_L (see
+  // signal_propagation.h): E-SPA exp(-gamma |i - j|), U-SPA
+  // (1 - rho) I + rho 1 1^T. kLogDet (the paper's): Sigma_0 = I and
+  // log det Sigma_l linear in l down to the end value; the *_start values are
+  // unused. kInterpolate: log gamma / rho linear from start to end.
+  SpaSchedule spa_schedule = SpaSchedule::kLogDet;
   double espa_gamma_start = 1.0;
   double espa_gamma_end = 0.1;
-  // U-SPA kernels (1 - rho) I + rho 1 1^T, linear in rho over the layers.
   double uspa_rho_start = 0.0;
   double uspa_rho_end = 0.5;
   MoeOptions moe;
