@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 
 #include "kiln/autograd/engine.h"
 #include "kiln/core/context.h"
@@ -114,7 +115,8 @@ absl::StatusOr<BenchResult> bench_config(const ExperimentConfig& config,
   int64_t step = 0;
   const AutocastScope autocast(compute_dtype(config.train));
   try {
-    return time_steps(config.model.name, options, b, [&] {
+    // Named after the config file: configs/bench/gpt_small.json is "gpt_small".
+    return time_steps(std::filesystem::path(config.file).stem().string(), options, b, [&] {
       ++step;
       task->train_step(batch, {.step = step, .lr = schedule(step - 1)});
     });
