@@ -184,10 +184,12 @@ TEST(TrainE2E, SummaryHoldsTheAveragedFinalLossAndTheSkippedSteps) {
   EXPECT_NEAR(result->summary.at("final_train_loss_avg").get<double>(), mean, 1e-6);
   EXPECT_EQ(result->summary.at("skipped_steps").get<int64_t>(), 0);
 
-  // A learning rate that overflows the weights: every later step has
-  // non-finite gradients and is skipped, and the run still finishes.
+  // A linear network and a learning rate that overflow the weights: every
+  // later step has non-finite gradients and is skipped, and the run still
+  // finishes.
   train::Json json = tiny_config(dir.path() / "diverged");
-  json["optimizer"]["lr"] = 1e38;
+  json["model"]["activation"] = "identity";
+  json["optimizer"]["lr"] = 1e6;
   json["optimizer"]["max_consecutive_skips"] = 1000;
   absl::StatusOr<train::TrainResult> diverged = train::train(parse(json), quiet());
   ASSERT_TRUE(diverged.ok()) << diverged.status();

@@ -36,7 +36,13 @@ struct TrainOptions {
 };
 
 struct TrainResult {
-  Json summary;              // what summary.json holds
+  // What summary.json holds: model, parameters, steps, final_train_loss (the
+  // last step's), final_train_loss_avg (the mean over the last 10% of this
+  // invocation's steps), wall_seconds, train_seconds, examples_per_second,
+  // flops_per_step, train_flops, skipped_steps (steps whose non-finite
+  // gradients were skipped, for tasks that count them), interrupted and
+  // eval_<metric> of the last evaluation.
+  Json summary;
   bool interrupted = false;  // stopped by SIGINT/SIGTERM or stop_after
 };
 
