@@ -381,6 +381,10 @@ bool reset_peak_rss() {
 }
 
 TEST(AttentionKernel, MemoryDoesNotGrowWithTheScoreMatrix) {
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's quarantine keeps freed blocks resident, so RSS says nothing here.
+  GTEST_SKIP() << "peak RSS is not meaningful under AddressSanitizer";
+#endif
   const int64_t t = 4096, dh = 64;
   Case c{.b = 1, .h = 1, .tq = t, .tk = t, .dh = dh, .dv = dh, .causal = true};
   Problem p(c);
