@@ -343,17 +343,25 @@ def fixtures():
     yield "gelu", gelu_fixture(seed=501)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=DEFAULT_OUT, help="output directory")
+def fixture_args(doc, default_out):
+    """The command line every generator takes: --out DIR, --check."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--out", default=default_out, help="output directory")
     parser.add_argument("--check", action="store_true",
                         help="compare with the files on disk instead of writing")
     args = parser.parse_args()
     torch.set_num_threads(1)  # fixed summation order: identical bytes on every run
+    return args
+
+
+def write_fixtures(fixtures, args, generator):
+    """Writes each (name, (tensors, meta)) to args.out/name.safetensors
+    atomically, or with args.check reports the files that differ. Returns
+    the exit code."""
     os.makedirs(args.out, exist_ok=True)
     stale = []
-    for name, (tensors, meta) in fixtures():
-        meta = dict(meta, generator="tools/golden/generate.py", torch=torch.__version__)
+    for name, (tensors, meta) in fixtures:
+        meta = dict(meta, generator=generator, torch=torch.__version__)
         data = safetensors_bytes(tensors, meta)
         read_meta, read = read_safetensors(data)
         assert read_meta == meta and set(read) == set(tensors), name
@@ -369,11 +377,17 @@ def main():
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
-        print(f"{path}: {len(data)} bytes")
+        loss = f", loss {tensors['loss'].item():.6f}" if "loss" in tensors else ""
+        print(f"{path}: {len(data)} bytes{loss}")
     if stale:
         print("out of date (torch versions may differ in the last bits):", *stale, sep="\n  ")
         return 1
     return 0
+
+
+def main():
+    args = fixture_args(__doc__, DEFAULT_OUT)
+    return write_fixtures(fixtures(), args, "tools/golden/generate.py")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ block fixtures' loss is sum(out * proj); the models' is the mean
 cross-entropy with label smoothing 0.1 on integer "labels". Block options go
 in __metadata__.
 """
-import argparse
 import math
 import os
 import sys
@@ -39,7 +38,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from generate import read_safetensors, safetensors_bytes, same_pads  # noqa: E402
+from generate import fixture_args, same_pads, write_fixtures  # noqa: E402
 
 DEFAULT_OUT = os.path.normpath(os.path.join(HERE, "..", "..", "tests", "parity", "golden"))
 
@@ -307,37 +306,9 @@ def fixtures():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=DEFAULT_OUT, help="output directory")
-    parser.add_argument("--check", action="store_true",
-                        help="compare with the files on disk instead of writing")
-    args = parser.parse_args()
-    torch.set_num_threads(1)  # fixed summation order: identical bytes on every run
+    args = fixture_args(__doc__, DEFAULT_OUT)
     self_checks()
-    os.makedirs(args.out, exist_ok=True)
-    stale = []
-    for name, (tensors, meta) in fixtures():
-        meta = dict(meta, generator="tools/golden/nfnet.py", torch=torch.__version__)
-        data = safetensors_bytes(tensors, meta)
-        read_meta, read = read_safetensors(data)
-        assert read_meta == meta and set(read) == set(tensors), name
-        path = os.path.join(args.out, name + ".safetensors")
-        if len(data) > 200_000:
-            raise AssertionError(f"{name}: {len(data)} bytes, keep fixtures small")
-        if args.check:
-            with open(path, "rb") as f:
-                if f.read() != data:
-                    stale.append(path)
-            continue
-        tmp = path + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-        print(f"{path}: {len(data)} bytes")
-    if stale:
-        print("out of date (torch versions may differ in the last bits):", *stale, sep="\n  ")
-        return 1
-    return 0
+    return write_fixtures(fixtures(), args, "tools/golden/nfnet.py")
 
 
 if __name__ == "__main__":

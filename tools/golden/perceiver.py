@@ -47,7 +47,6 @@ out), embeddings (V, D), learned arrays pos_embs (N, C)):
 The math runs in float64 on the float32 weights, so the expected values are
 exact to float64 rounding.
 """
-import argparse
 import math
 import os
 import sys
@@ -57,7 +56,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from generate import read_safetensors, safetensors_bytes  # noqa: E402
+from generate import fixture_args, write_fixtures  # noqa: E402
 
 DEFAULT_OUT = os.path.normpath(os.path.join(HERE, "..", "..", "tests", "parity", "golden"))
 DT = torch.float64
@@ -436,37 +435,9 @@ def fixture(name):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=DEFAULT_OUT, help="output directory")
-    parser.add_argument("--check", action="store_true",
-                        help="compare with the files on disk instead of writing")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    os.makedirs(args.out, exist_ok=True)
-    stale = []
-    for name in CONFIGS:
-        tensors, meta = fixture(name)
-        meta = dict(meta, generator="tools/golden/perceiver.py", torch=torch.__version__)
-        data = safetensors_bytes(tensors, meta)
-        read_meta, read = read_safetensors(data)
-        assert read_meta == meta and set(read) == set(tensors), name
-        if len(data) > 200_000:
-            raise AssertionError(f"{name}: {len(data)} bytes, keep fixtures small")
-        path = os.path.join(args.out, name + ".safetensors")
-        if args.check:
-            with open(path, "rb") as f:
-                if f.read() != data:
-                    stale.append(path)
-            continue
-        tmp = path + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-        print(f"{path}: {len(data)} bytes, loss {tensors['loss'].item():.6f}")
-    if stale:
-        print("out of date (torch versions may differ in the last bits):", *stale, sep="\n  ")
-        return 1
-    return 0
+    args = fixture_args(__doc__, DEFAULT_OUT)
+    return write_fixtures(((name, fixture(name)) for name in CONFIGS), args,
+                          "tools/golden/perceiver.py")
 
 
 if __name__ == "__main__":
