@@ -9,17 +9,7 @@
 
 namespace kiln::models::perceiver {
 
-// Children named "0", "1", ...
-class ModuleList : public nn::Module {
- public:
-  template <class M>
-  std::shared_ptr<M> add(std::shared_ptr<M> module) {
-    return register_module(std::to_string(size_++), std::move(module));
-  }
-
- private:
-  int64_t size_ = 0;
-};
+using nn::ModuleList;
 
 // Named children, for the model's input and decoder groups.
 class ModuleGroup : public nn::Module {

@@ -15,17 +15,7 @@
 namespace kiln::models {
 namespace {
 
-// Children named "0", "1", ... (the blocks).
-class ModuleList : public nn::Module {
- public:
-  template <class M>
-  std::shared_ptr<M> add(std::shared_ptr<M> module) {
-    return register_module(std::to_string(size_++), std::move(module));
-  }
-
- private:
-  int64_t size_ = 0;
-};
+using nn::ModuleList;
 
 void suo_init(const Tensor& w, Generator& gen) { scaled_uniform_orthogonal_(w, gen); }
 

@@ -80,4 +80,21 @@ class UnaryModule : public Module {
   Tensor operator()(const Tensor& x) { return forward(x); }
 };
 
+// A module that only names its children (stages, blocks, layers): by a given
+// name, or "0", "1", ... in the order of the unnamed add()s.
+class ModuleList : public Module {
+ public:
+  template <class M>
+  std::shared_ptr<M> add(const std::string& name, std::shared_ptr<M> module) {
+    return register_module(name, std::move(module));
+  }
+  template <class M>
+  std::shared_ptr<M> add(std::shared_ptr<M> module) {
+    return register_module(std::to_string(next_index_++), std::move(module));
+  }
+
+ private:
+  int64_t next_index_ = 0;
+};
+
 }  // namespace kiln::nn

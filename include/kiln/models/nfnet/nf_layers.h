@@ -95,14 +95,7 @@ class StochasticDepth : public nn::UnaryModule {
   std::shared_ptr<Generator> gen_;
 };
 
-// A module that only names its children (stages, blocks, stem convs).
-class ModuleList : public nn::Module {
- public:
-  template <class M>
-  std::shared_ptr<M> add(const std::string& name, std::shared_ptr<M> module) {
-    return register_module(name, std::move(module));
-  }
-};
+using nn::ModuleList;
 
 // Signal-propagation statistics of a residual block's output at one forward
 // pass (2101.08692, base.signal_metrics): the average over channels of the
