@@ -73,6 +73,23 @@ std::string cell(const std::optional<Json>& v) {
   return value_token(*v);
 }
 
+// Renames DIR to the first free DIR.interrupted-N.
+absl::StatusOr<fs::path> move_aside(const fs::path& dir) {
+  std::error_code ec;
+  for (int n = 1; n < 1000; ++n) {
+    fs::path target = dir;
+    target += absl::StrCat(".interrupted-", n);
+    if (fs::exists(target, ec)) continue;
+    fs::rename(dir, target, ec);
+    if (ec) {
+      return absl::InternalError(
+          absl::StrCat(dir.string(), ": cannot move to ", target.string(), ": ", ec.message()));
+    }
+    return target;
+  }
+  return absl::AlreadyExistsError(absl::StrCat(dir.string(), ": too many .interrupted-N copies"));
+}
+
 }  // namespace
 
 absl::StatusOr<SweepSpec> load_sweep(const std::string& path,
@@ -186,6 +203,15 @@ absl::StatusOr<Json> run_sweep(const SweepSpec& spec, const SweepOptions& option
     train_options.interactive = options.interactive;
     std::error_code ec;
     train_options.resume = fs::exists(dir / "checkpoints", ec);
+    if (!train_options.resume && fs::exists(dir / "metrics.jsonl", ec)) {
+      // Interrupted before its first checkpoint: nothing to resume from, so
+      // the point starts again; its partial run is kept beside it.
+      absl::StatusOr<fs::path> kept = move_aside(dir);
+      if (!kept.ok()) return kept.status();
+      std::fprintf(options.console,
+                   "  no checkpoint to resume from: restarting (partial run kept in %s)\n",
+                   kept->string().c_str());
+    }
     absl::StatusOr<TrainResult> result = train(*config, train_options);
     if (!result.ok()) {
       return absl::Status(result.status().code(),

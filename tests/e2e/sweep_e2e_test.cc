@@ -58,6 +58,34 @@ TEST(SweepE2E, RunsTheGridTabulatesAndResumes) {
   EXPECT_EQ((*again)[1]["summary"], (*rows)[1]["summary"]);
 }
 
+TEST(SweepE2E, PointInterruptedBeforeItsFirstCheckpointRestartsAndKeepsThePartialRun) {
+  TempDir dir;
+  train::Json base = tiny_config(dir.path() / "unused");
+  base["train"]["steps"] = 4;
+  base["train"]["checkpoint_every"] = 0;
+  write_config(dir.path(), "base.json", base);
+  const train::Json ablation = {
+      {"base", "base.json"},
+      {"points", {{{"name", "only"}, {"set", {{"optimizer.lr", 0.01}}}}}},
+      {"output_dir", (dir.path() / "sweep").string()},
+  };
+  const std::string path = write_config(dir.path(), "ablation.json", ablation);
+  absl::StatusOr<train::SweepSpec> spec = train::load_sweep(path, {});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  // What a run killed before its first checkpoint leaves behind.
+  const fs::path point = dir.path() / "sweep" / "only";
+  fs::create_directories(point);
+  std::ofstream(point / "metrics.jsonl") << "{\"step\": 1, \"loss\": 9}\n";
+
+  train::SweepOptions options;
+  options.console = std::fopen("/dev/null", "w");
+  absl::StatusOr<train::Json> rows = train::run_sweep(*spec, options);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_TRUE(fs::exists(point / "summary.json"));
+  EXPECT_EQ(read(dir.path() / "sweep" / "only.interrupted-1" / "metrics.jsonl"),
+            "{\"step\": 1, \"loss\": 9}\n");
+}
+
 TEST(SweepE2E, BadAblationFileNamesTheKey) {
   TempDir dir;
   const std::string path = write_config(
