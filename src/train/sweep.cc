@@ -90,6 +90,24 @@ absl::StatusOr<fs::path> move_aside(const fs::path& dir) {
   return absl::AlreadyExistsError(absl::StrCat(dir.string(), ": too many .interrupted-N copies"));
 }
 
+// OK if DIR/config.json (what the finished run used) equals `resolved` in
+// everything but the thread count, which does not change what is computed.
+absl::Status check_same_config(const fs::path& dir, const Json& resolved) {
+  absl::StatusOr<Json> saved = load_json_config((dir / "config.json").string());
+  if (!saved.ok()) return saved.status();
+  // Unordered: key order in the config files does not matter.
+  nlohmann::json before = nlohmann::json::parse(saved->dump());
+  nlohmann::json now = nlohmann::json::parse(resolved.dump());
+  for (nlohmann::json* c : {&before, &now}) {
+    if (c->contains("train") && (*c)["train"].is_object()) (*c)["train"].erase("threads");
+  }
+  if (before == now) return absl::OkStatus();
+  const nlohmann::json patch = nlohmann::json::diff(before, now);
+  return absl::FailedPreconditionError(absl::StrCat(
+      dir.string(), " finished with a different config (", patch.front().value("path", "?"),
+      " differs); move the directory away or change output_dir to run the point again"));
+}
+
 }  // namespace
 
 absl::StatusOr<SweepSpec> load_sweep(const std::string& path,
@@ -170,20 +188,6 @@ absl::StatusOr<Json> run_sweep(const SweepSpec& spec, const SweepOptions& option
     Json row = {{"name", point.name}, {"set", point.set}, {"summary", Json::object()}};
     if (!options.only.empty() && point.name.find(options.only) == std::string::npos) continue;
 
-    // Finished points are not run again.
-    std::ifstream summary_file(dir / "summary.json");
-    if (summary_file) {
-      std::stringstream text;
-      text << summary_file.rdbuf();
-      absl::StatusOr<Json> summary = parse_json(text.str(), (dir / "summary.json").string());
-      if (summary.ok() && !summary->value("interrupted", true)) {
-        std::fprintf(options.console, "[%zu/%zu] %s: done before, skipped\n", i + 1,
-                     spec.points.size(), point.name.c_str());
-        row["summary"] = *summary;
-        rows.push_back(row);
-        continue;
-      }
-    }
     std::vector<std::string> sets;
     for (auto it = spec.set.begin(); it != spec.set.end(); ++it) {
       sets.push_back(absl::StrCat(it.key(), "=", it.value().dump()));
@@ -196,6 +200,26 @@ absl::StatusOr<Json> run_sweep(const SweepSpec& spec, const SweepOptions& option
     if (!config.ok()) {
       return absl::Status(config.status().code(),
                           absl::StrCat("point ", point.name, ": ", config.status().message()));
+    }
+
+    // Finished points are not run again, unless their config has changed
+    // since: then the old result must not stand in for the new one.
+    std::ifstream summary_file(dir / "summary.json");
+    if (summary_file) {
+      std::stringstream text;
+      text << summary_file.rdbuf();
+      absl::StatusOr<Json> summary = parse_json(text.str(), (dir / "summary.json").string());
+      if (summary.ok() && !summary->value("interrupted", true)) {
+        if (absl::Status same = check_same_config(dir, config->resolved); !same.ok()) {
+          return absl::Status(same.code(),
+                              absl::StrCat("point ", point.name, ": ", same.message()));
+        }
+        std::fprintf(options.console, "[%zu/%zu] %s: done before, skipped\n", i + 1,
+                     spec.points.size(), point.name.c_str());
+        row["summary"] = *summary;
+        rows.push_back(row);
+        continue;
+      }
     }
     std::fprintf(options.console, "[%zu/%zu] %s\n", i + 1, spec.points.size(), point.name.c_str());
     TrainOptions train_options;

@@ -56,6 +56,16 @@ TEST(SweepE2E, RunsTheGridTabulatesAndResumes) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(fs::last_write_time(dir.path() / "sweep" / "lr=0.01" / "summary.json"), mtime);
   EXPECT_EQ((*again)[1]["summary"], (*rows)[1]["summary"]);
+
+  // A finished point whose config has since changed is not passed off as
+  // the new result.
+  absl::StatusOr<train::SweepSpec> changed =
+      train::load_sweep(path, {"set={\"train.log_every\": 3, \"train.steps\": 7}"});
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  absl::StatusOr<train::Json> refused = train::run_sweep(*changed, options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("/train/steps differs"), std::string::npos)
+      << refused.status();
 }
 
 TEST(SweepE2E, PointInterruptedBeforeItsFirstCheckpointRestartsAndKeepsThePartialRun) {
