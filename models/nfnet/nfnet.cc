@@ -52,6 +52,12 @@ NFNet::NFNet(const NFNetOptions& options, Generator& gen, std::shared_ptr<Genera
 }
 
 Tensor NFNet::forward(const Tensor& images, std::vector<BlockSignal>* signals) {
+  const Tensor h = features(images, signals);  // (N, h, w, C)
+  const Tensor pooled = mean(h, {1, 2});       // (N, C)
+  return head_->forward(dropout_->forward(pooled));
+}
+
+Tensor NFNet::features(const Tensor& images, std::vector<BlockSignal>* signals) {
   KILN_CHECK(images.dim() == 4 && images.size(3) == options_.in_channels,
              "NFNet: expects (N, H, W, ", options_.in_channels, ") images, got ",
              shape_str(images.shape()));
@@ -69,9 +75,7 @@ Tensor NFNet::forward(const Tensor& images, std::vector<BlockSignal>* signals) {
       h = block->forward(h);
     }
   }
-  h = activation_(final_conv_->forward(h));
-  const Tensor pooled = mean(h, {1, 2});  // (N, C)
-  return head_->forward(dropout_->forward(pooled));
+  return activation_(final_conv_->forward(h));
 }
 
 }  // namespace kiln::models

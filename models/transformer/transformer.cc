@@ -277,9 +277,32 @@ Transformer::Transformer(const TransformerOptions& options, Generator& gen,
   }
 }
 
+int64_t transformer_num_parameters(const TransformerOptions& o) {
+  KILN_CHECK(o.moe.num_experts == 0,
+             "transformer_num_parameters: counts dense models only (moe.num_experts = ",
+             o.moe.num_experts, ")");
+  const int64_t d = o.d_model, h = o.mlp_hidden, bias = o.bias ? 1 : 0;
+  const int64_t norms = o.layer_norm ? 2 * 2 * d : 0;
+  const int64_t attention = 4 * (d * d + bias * d) + (o.value_skipinit ? 2 : 0);
+  const int64_t mlp = d * h + bias * h + h * d + bias * d;
+  int64_t n = o.vocab_size * d + o.num_layers * (norms + attention + mlp);
+  if (o.position == PositionEncoding::kLearned) n += o.max_len * d;
+  if (o.final_norm) n += 2 * d;
+  if (!o.tied_embeddings) n += d * o.vocab_size + bias * o.vocab_size;
+  return n;
+}
+
 Tensor Transformer::forward(const Tensor& tokens) { return forward(tokens, nullptr); }
 
 Tensor Transformer::forward(const Tensor& tokens, std::vector<Tensor>* hidden) {
+  if (hidden == nullptr) return forward(tokens, BlockHook());
+  return forward(tokens, [hidden](int64_t, const Tensor& x) {
+    hidden->push_back(x);
+    return x;
+  });
+}
+
+Tensor Transformer::forward(const Tensor& tokens, const BlockHook& before_block) {
   const TransformerOptions& o = options_;
   KILN_CHECK(tokens.dim() == 2 && (tokens.dtype() == DType::kI64 || tokens.dtype() == DType::kI32),
              "Transformer: tokens must be (B, T) i32 or i64, got ", dtype_name(tokens.dtype()), " ",
@@ -290,11 +313,11 @@ Tensor Transformer::forward(const Tensor& tokens, std::vector<Tensor>* hidden) {
   Tensor x = token_embedding_->forward(tokens);  // (B, T, D)
   if (position_embedding_) x = add(x, narrow(position_embedding_->table(), 0, 0, t));
   if (dropout_) x = dropout_->forward(x);
-  for (const auto& block : blocks_) {
-    if (hidden != nullptr) hidden->push_back(x);
-    x = block->forward(x, rope_cos_, rope_sin_);
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    if (before_block) x = before_block(static_cast<int64_t>(i), x);
+    x = blocks_[i]->forward(x, rope_cos_, rope_sin_);
   }
-  if (hidden != nullptr) hidden->push_back(x);
+  if (before_block) x = before_block(static_cast<int64_t>(blocks_.size()), x);
   if (final_norm_) x = final_norm_->forward(x);
   const Tensor flat = reshape(x, {b * t, o.d_model});
   const Tensor logits =

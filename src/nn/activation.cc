@@ -10,6 +10,8 @@ namespace {
 const std::map<std::string, Activation>& activations() {
   static const auto* table = new std::map<std::string, Activation>{
       {"relu", [](const Tensor& x) { return relu(x); }},
+      // Flamingo's new layers (and Primer): relu(x)^2.
+      {"squared_relu", [](const Tensor& x) { return square(relu(x)); }},
       {"gelu", [](const Tensor& x) { return gelu(x, true); }},
       {"gelu_exact", [](const Tensor& x) { return gelu(x, false); }},
       {"silu", [](const Tensor& x) { return silu(x); }},

@@ -116,7 +116,7 @@ class Dropout : public UnaryModule {
 
 // Activation functions by name, for configs: "relu", "gelu" (tanh form),
 // "gelu_exact", "silu", "tanh", "sigmoid", "identity", "leaky_relu",
-// "softplus".
+// "softplus", "squared_relu".
 using Activation = std::function<Tensor(const Tensor&)>;
 Activation activation_by_name(const std::string& name);
 bool is_activation_name(const std::string& name);

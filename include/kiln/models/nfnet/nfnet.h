@@ -80,6 +80,10 @@ class NFNet : public Model {
   Tensor forward(const Tensor& images) override { return forward(images, nullptr); }
   // Appends one BlockSignal per block (in order) when `signals` is not null.
   Tensor forward(const Tensor& images, std::vector<BlockSignal>* signals);
+  // The final feature grid before pooling (after the final conv and its
+  // activation): images (N, H, W, in_channels) -> (N, h, w, final_channels).
+  // Flamingo's vision encoder output.
+  Tensor features(const Tensor& images, std::vector<BlockSignal>* signals = nullptr);
   const NFNetOptions& options() const { return options_; }
   const NFNetPlan& plan() const { return plan_; }
   const std::vector<std::shared_ptr<NFBlock>>& blocks() const { return blocks_; }

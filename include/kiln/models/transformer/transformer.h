@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -147,6 +148,11 @@ class Transformer : public Model {
   // The same, also collecting the representation entering each block and
   // the final one before the final norm: num_layers + 1 tensors (B, T, D).
   Tensor forward(const Tensor& tokens, std::vector<Tensor>* hidden);
+  // The same with `before_block(i, x)` replacing the representation x
+  // (B, T, D) entering block i, and (i = num_layers) the one entering the
+  // final norm: how Flamingo interleaves its cross-attention layers.
+  using BlockHook = std::function<Tensor(int64_t, const Tensor&)>;
+  Tensor forward(const Tensor& tokens, const BlockHook& before_block);
 
   // Sum of the MoE blocks' weighted auxiliary losses of the last forward.
   Tensor aux_loss() const override;
@@ -174,6 +180,10 @@ class Transformer : public Model {
   std::shared_ptr<nn::Dropout> dropout_;
   Tensor rope_cos_, rope_sin_;  // (T_max, Dh / 2)
 };
+
+// The parameter count of Transformer(options), without building it (dense
+// MLPs only: throws for a mixture of experts).
+int64_t transformer_num_parameters(const TransformerOptions& options);
 
 // The options of a named preset ("gpt_small": benchmarks.md B2).
 TransformerOptions transformer_preset(const std::string& name);
