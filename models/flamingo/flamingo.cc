@@ -1,5 +1,6 @@
 #include "kiln/models/flamingo/flamingo.h"
 
+#include <map>
 #include <optional>
 
 #include "kiln/autograd/grad_mode.h"
@@ -54,6 +55,42 @@ FlamingoParameterCounts flamingo_num_parameters(const FlamingoOptions& o) {
   }
   n.other = 2 * o.lm.d_model;  // special_embeddings
   return n;
+}
+
+std::vector<std::string> flamingo_preset_names() {
+  return {"flamingo_3b", "flamingo_9b", "flamingo_80b"};
+}
+
+FlamingoOptions flamingo_preset(const std::string& name) {
+  struct Size {
+    int64_t layers, width, heads, every;
+  };
+  static const std::map<std::string, Size> kSizes = {
+      {"flamingo_3b", {24, 2048, 16, 1}},
+      {"flamingo_9b", {40, 4096, 32, 4}},
+      {"flamingo_80b", {80, 8192, 64, 7}},
+  };
+  auto it = kSizes.find(name);
+  KILN_CHECK(it != kSizes.end(), "flamingo_preset: unknown preset '", name,
+             "' (flamingo_3b, flamingo_9b, flamingo_80b)");
+  const Size& size = it->second;
+  FlamingoOptions o;
+  o.vision = nfnet_variant("F6");
+  o.vision.num_classes = 1;  // the head is unused (and not counted)
+  o.resampler = {.dim = 1536, .num_latents = 64, .depth = 6, .heads = 16, .head_dim = 128};
+  o.lm.vocab_size = 32000;
+  o.lm.max_len = 2048;
+  o.lm.d_model = size.width;
+  o.lm.num_layers = size.layers;
+  o.lm.num_heads = size.heads;
+  o.lm.mlp_hidden = 4 * size.width;
+  o.lm.position = PositionEncoding::kRotary;
+  o.lm.activation = "gelu";
+  o.cross_attention = {.heads = size.heads, .head_dim = 128, .ff_mult = 4};
+  o.cross_attention_every = size.every;
+  o.image_token_id = 31998;
+  o.eoc_token_id = 31999;
+  return o;
 }
 
 Flamingo::Flamingo(const FlamingoOptions& options, Generator& gen,

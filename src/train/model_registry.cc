@@ -15,12 +15,34 @@ const std::vector<ModelEntry>& model_registry() {
              nfnet_model_entries,
              transformer_model_entries,
              perceiver_model_entries,
+             flamingo_model_entries,
          }) {
       for (ModelEntry& entry : family()) all->push_back(std::move(entry));
     }
     return all;
   }();
   return *registry;
+}
+
+absl::StatusOr<std::optional<ParameterCounts>> count_model_parameters(const std::string& name,
+                                                                      const Json& options,
+                                                                      const ModelContext& context,
+                                                                      const std::string& file) {
+  for (const ModelEntry& entry : model_registry()) {
+    if (entry.name != name) continue;
+    if (!entry.count) return std::nullopt;
+    try {
+      ObjectReader reader(options, "model", file);
+      ParameterCounts counts = entry.count(reader, context);
+      reader.finish();
+      return counts;
+    } catch (const ConfigError& e) {
+      return absl::InvalidArgumentError(e.message);
+    } catch (const Error& e) {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": model ", name, ": ", e.what()));
+    }
+  }
+  return std::nullopt;  // build_model names the unknown model
 }
 
 absl::StatusOr<std::shared_ptr<models::Model>> build_model(const std::string& name,

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 
 #include "kiln/autograd/engine.h"
 #include "kiln/autograd/grad_mode.h"
@@ -12,6 +13,7 @@
 #include "kiln/ops/random.h"
 #include "kiln/ops/reduce.h"
 #include "kiln/ops/shape.h"
+#include "kiln/train/model_registry.h"
 
 namespace kiln::models {
 namespace {
@@ -216,6 +218,26 @@ TEST(Flamingo, ParameterCountsWithoutBuilding) {
     Transformer t(lm, gen, nullptr);
     EXPECT_EQ(transformer_num_parameters(lm), t.num_parameters()) << "variant " << variant;
   }
+}
+
+TEST(Flamingo, PresetsAreCountedWithoutBuildingAndMatchThePaperWhereItIsKnown) {
+  // Flamingo-3B, paper appendix (as transcribed by dhansmair/flamingo-mini):
+  // vision 435M, resampler 194M, cross-attention 1.2B, LM 1.4B, total 3.2B.
+  const absl::StatusOr<std::optional<train::ParameterCounts>> counts =
+      train::count_model_parameters("flamingo", {{"preset", "flamingo_3b"}}, {}, "test.json");
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  ASSERT_TRUE(counts->has_value());
+  std::map<std::string, int64_t> by_part((*counts)->begin(), (*counts)->end());
+  EXPECT_NEAR(by_part["vision"] / 1e6, 435, 0.5);
+  EXPECT_NEAR(by_part["resampler"] / 1e6, 194, 0.5);
+  EXPECT_NEAR(by_part["cross_attention"] / 1e9, 1.2, 0.05);
+  EXPECT_NEAR(by_part["lm"] / 1e9, 1.4, 0.1);
+  // Bad keys name themselves.
+  const auto bad = train::count_model_parameters(
+      "flamingo", {{"preset", "flamingo_3b"}, {"cross_attention_every", 99}}, {}, "test.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("model.cross_attention_every"), std::string::npos)
+      << bad.status();
 }
 
 }  // namespace

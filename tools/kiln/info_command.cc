@@ -11,16 +11,45 @@ namespace kiln::cli {
 
 namespace {
 constexpr char kHelp[] =
-    "usage: kiln info CONFIG [--set a.b=value ...] [--json]\n"
+    "usage: kiln info CONFIG [--set a.b=value ...] [--json] [--count-only]\n"
     "\n"
     "Builds the model of CONFIG and prints its parameter count, overall and\n"
     "per top-level module, and its forward FLOPs per example (matrix\n"
     "multiplications and convolutions, 2 per multiply-add). --json prints one\n"
-    "JSON object with at least \"params\" and \"forward_flops_per_example\".\n";
+    "JSON object with at least \"params\" and \"forward_flops_per_example\".\n"
+    "Models of more than a billion parameters whose family can count them\n"
+    "without building (flamingo) are counted, by part, and not built (no\n"
+    "FLOPs); --count-only does so for any size.\n";
+
+// Above this many parameters a countable model is not built.
+constexpr int64_t kBuildLimit = 1'000'000'000;
+
+int print_counts(const std::string& model, const train::ParameterCounts& counts, bool json) {
+  int64_t total = 0;
+  train::Json modules = train::Json::object();
+  for (const auto& [name, count] : counts) {
+    modules[name] = count;
+    total += count;
+  }
+  if (json) {
+    train::Json out = {{"model", model}, {"params", total}, {"modules", modules}, {"built", false}};
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("model %s (counted without building it)\n", model.c_str());
+  for (const auto& [name, count] : counts) {
+    std::printf("  %-32s %14s (%.3fB)\n", name.c_str(), absl::StrFormat("%d", count).c_str(),
+                static_cast<double>(count) / 1e9);
+  }
+  std::printf("parameters: %s (%.2fB)\n", absl::StrFormat("%d", total).c_str(),
+              static_cast<double>(total) / 1e9);
+  return 0;
+}
+
 }  // namespace
 
 int info_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = parse_args(argv, {}, {"json"});
+  absl::StatusOr<Args> args = parse_args(argv, {}, {"json", "count-only"});
   if (!args.ok()) return fail(std::string(args.status().message()));
   if (args->help) {
     std::fputs(kHelp, stdout);
@@ -34,6 +63,21 @@ int info_command(const std::vector<std::string>& argv) {
       train::load_experiment(args->positional[0], args->sets);
   if (!config.ok()) return fail(std::string(config.status().message()));
   const train::DataSignature signature = train::data_signature(config->data);
+  absl::StatusOr<std::optional<train::ParameterCounts>> counts = train::count_model_parameters(
+      config->model.name, config->model.options,
+      {.input_shape = signature.input_shape, .num_classes = signature.num_classes}, config->file);
+  if (!counts.ok()) return fail(std::string(counts.status().message()));
+  if (counts->has_value()) {
+    int64_t total = 0;
+    for (const auto& [name, count] : **counts) total += count;
+    if (total > kBuildLimit || args->has_flag("count-only")) {
+      return print_counts(config->model.name, **counts, args->has_flag("json"));
+    }
+  } else if (args->has_flag("count-only")) {
+    return fail(absl::StrCat("model ", config->model.name,
+                             " cannot be counted without building it: drop --count-only"));
+  }
+
   Generator gen(config->train.seed);
   absl::StatusOr<std::shared_ptr<models::Model>> model =
       train::build_model(config->model.name, config->model.options,

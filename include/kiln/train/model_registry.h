@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct ModelContext {
   std::shared_ptr<Generator> dropout_gen;  // dropout and other training noise
 };
 
+// Parameter counts by part, in order ("vision", "lm", ...).
+using ParameterCounts = std::vector<std::pair<std::string, int64_t>>;
+
 struct ModelEntry {
   std::string name;
   std::string description;
@@ -31,6 +35,9 @@ struct ModelEntry {
   // calls finish()) and builds the model.
   std::function<std::shared_ptr<models::Model>(ObjectReader& options, const ModelContext& context)>
       build;
+  // Optional: the same options, counted without building (for models too
+  // large to allocate).
+  std::function<ParameterCounts(ObjectReader& options, const ModelContext& context)> count;
 };
 
 const std::vector<ModelEntry>& model_registry();
@@ -41,5 +48,12 @@ absl::StatusOr<std::shared_ptr<models::Model>> build_model(const std::string& na
                                                            const Json& options,
                                                            const ModelContext& context,
                                                            const std::string& file);
+
+// The parameter counts of model `name` without building it, or nullopt when
+// its family cannot count without building.
+absl::StatusOr<std::optional<ParameterCounts>> count_model_parameters(const std::string& name,
+                                                                      const Json& options,
+                                                                      const ModelContext& context,
+                                                                      const std::string& file);
 
 }  // namespace kiln::train

@@ -52,12 +52,17 @@ void read_io(ObjectReader& r, const ModelContext& c, int64_t* in_channels, int64
   r.check_range("num_classes", static_cast<double>(*num_classes), 1, 1e9);
 }
 
-std::shared_ptr<models::Model> build_nfnet(ObjectReader& r, const ModelContext& c) {
-  std::string variant = "F0";
-  r.read("variant", &variant);
-  const std::vector<std::string> variants = models::nfnet_variant_names();
-  r.check_one_of("variant", variant, variants);
-  models::NFNetOptions o = models::nfnet_variant(variant);
+}  // namespace
+
+models::NFNetOptions read_nfnet_options(ObjectReader& r, const ModelContext& c,
+                                        const models::NFNetOptions& base) {
+  models::NFNetOptions o = base;
+  if (r.has("variant")) {
+    std::string variant;
+    r.read("variant", &variant);
+    r.check_one_of("variant", variant, models::nfnet_variant_names());
+    o = models::nfnet_variant(variant);
+  }
   read_io(r, c, &o.in_channels, &o.num_classes);
   if (r.has("widths")) {
     read_positive_list(r, "widths", &o.widths);
@@ -88,6 +93,13 @@ std::shared_ptr<models::Model> build_nfnet(ObjectReader& r, const ModelContext& 
   r.read("weight_standardization", &o.weight_standardization);
   read_positive(r, "width_multiplier", &o.width_multiplier);
   read_positive(r, "depth_multiplier", &o.depth_multiplier);
+  return o;
+}
+
+namespace {
+
+std::shared_ptr<models::Model> build_nfnet(ObjectReader& r, const ModelContext& c) {
+  const models::NFNetOptions o = read_nfnet_options(r, c, models::nfnet_variant("F0"));
   return std::make_shared<models::NFNet>(o, *c.init_gen, c.dropout_gen);
 }
 

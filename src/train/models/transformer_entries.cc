@@ -33,8 +33,12 @@ void read_moe(ObjectReader r, models::MoeOptions* m) {
   r.finish();
 }
 
-models::TransformerOptions read_transformer(ObjectReader& r, const ModelContext& c, bool causal) {
-  models::TransformerOptions o;
+}  // namespace
+
+models::TransformerOptions read_transformer_options(ObjectReader& r, const ModelContext& c,
+                                                    bool causal,
+                                                    const models::TransformerOptions& base) {
+  models::TransformerOptions o = base;
   if (r.has("preset")) {
     std::string preset;
     r.read("preset", &preset);
@@ -124,9 +128,11 @@ models::TransformerOptions read_transformer(ObjectReader& r, const ModelContext&
   return o;
 }
 
+namespace {
+
 std::shared_ptr<models::Model> build_transformer(ObjectReader& r, const ModelContext& c,
                                                  bool causal) {
-  const models::TransformerOptions o = read_transformer(r, c, causal);
+  const models::TransformerOptions o = read_transformer_options(r, c, causal, {});
   return std::make_shared<models::Transformer>(o, *c.init_gen, c.dropout_gen);
 }
 

@@ -57,6 +57,17 @@ struct FlamingoParameterCounts {
 };
 FlamingoParameterCounts flamingo_num_parameters(const FlamingoOptions& options);
 
+// The paper's model sizes (appendix): "flamingo_3b", "flamingo_9b",
+// "flamingo_80b": an NFNet-F6 vision encoder on 288 x 288 images, the
+// resampler (6 layers, width 1536, 16 heads of 128, 64 latents, squared
+// ReLU), a Chinchilla-style LM (rotary positions stand in for its relative
+// ones; 32,000 tokens) and GATED XATTN-DENSE layers of the LM's width every
+// 1 / 4 / 7 layers. The per-part sizes in papers.md are from memory; the
+// parameter counts these give are compared with them in
+// docs/reproductions/flamingo.md.
+FlamingoOptions flamingo_preset(const std::string& name);
+std::vector<std::string> flamingo_preset_names();
+
 class Flamingo : public Model {
  public:
   Flamingo(const FlamingoOptions& options, Generator& gen, std::shared_ptr<Generator> noise_gen);
