@@ -2,6 +2,7 @@
 #include "kiln/data/augment.h"
 #include "kiln/data/cifar.h"
 #include "kiln/data/idx.h"
+#include "kiln/data/interleaved.h"
 #include "kiln/data/synthetic.h"
 #include "kiln/data/text.h"
 #include "kiln/ops/shape.h"
@@ -85,6 +86,31 @@ absl::StatusOr<Splits> load_splits(const ExperimentConfig& config) {
     s.eval = data::learnable_images(held_out);
     s.input_shape = d.image_shape;
     s.num_classes = d.num_classes;
+  } else if (d.name == "fashion_mnist_captions") {
+    const std::string dir = d.path.empty() ? kFashionMnistDir : d.path;
+    absl::StatusOr<data::LabeledImages> train = data::load_mnist(dir, true);
+    if (!train.ok()) return train.status();
+    absl::StatusOr<data::LabeledImages> eval = data::load_mnist(dir, false);
+    if (!eval.ok()) return eval.status();
+    // Normalised as configs/experiments/fashion_mnist.json trains the NFNet
+    // that serves as Flamingo's vision encoder.
+    const data::InterleavedOptions o{.sequence_length = d.sequence_length,
+                                     .min_images = d.min_images,
+                                     .max_images = d.max_images,
+                                     .mean = {0.286},
+                                     .std = {0.353}};
+    try {
+      s.train =
+          data::interleaved_captions(*train, data::fashion_mnist_class_names(), o,
+                                     d.num_examples > 0 ? d.num_examples : train->images.size(0));
+      s.eval = data::interleaved_captions(*eval, data::fashion_mnist_class_names(), o,
+                                          eval->images.size(0));
+    } catch (const Error& e) {
+      return absl::InvalidArgumentError(absl::StrCat(config.file, ": data: ", e.what()));
+    }
+    s.input_shape = {d.sequence_length};
+    s.num_classes = data::kByteVocabSize;
+    s.images = false;
   } else if (d.name == "text") {
     if (d.path.empty()) {
       return absl::InvalidArgumentError(
@@ -110,7 +136,9 @@ absl::StatusOr<Splits> load_splits(const ExperimentConfig& config) {
 DataSignature data_signature(const DataConfig& d) {
   if (d.name == "fashion_mnist" || d.name == "mnist") return {{28, 28, 1}, 10, false};
   if (d.name == "cifar10") return {{32, 32, 3}, 10, false};
-  if (d.name == "text") return {{d.sequence_length}, 256, true};
+  if (d.name == "text" || d.name == "fashion_mnist_captions") {
+    return {{d.sequence_length}, data::kByteVocabSize, true};
+  }
   return {d.image_shape, d.num_classes, false};
 }
 

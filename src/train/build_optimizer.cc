@@ -84,6 +84,10 @@ std::unique_ptr<Task> build_task(const ExperimentConfig& config,
   if (config.task.name == "language_modeling") {
     return std::make_unique<LanguageModelTask>(std::move(model), std::move(optimizer), skips);
   }
+  if (config.task.name == "multimodal_language_modeling") {
+    return std::make_unique<MultimodalLanguageModelTask>(std::move(model), std::move(optimizer),
+                                                         skips);
+  }
   if (config.task.name == "masked_language_modeling") {
     return std::make_unique<MaskedLanguageModelTask>(
         std::move(model), std::move(optimizer), skips,

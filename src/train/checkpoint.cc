@@ -209,4 +209,23 @@ absl::StatusOr<Checkpoint> CheckpointManager::load_latest() const {
   return absl::NotFoundError(absl::StrCat(directory_, ": no checkpoint found"));
 }
 
+absl::StatusOr<int64_t> load_module_weights(nn::Module& module, const std::string& path,
+                                            const std::string& group) {
+  std::error_code ec;
+  fs::path dir(path);
+  if (!fs::exists(dir / kManifest, ec) && fs::exists(dir / "checkpoints", ec)) dir /= "checkpoints";
+  absl::StatusOr<Checkpoint> checkpoint = fs::exists(dir / kManifest, ec)
+                                              ? CheckpointManager::load(dir.string())
+                                              : CheckpointManager(dir.string(), 1).load_latest();
+  if (!checkpoint.ok()) return checkpoint.status();
+  auto it = checkpoint->groups.find(group);
+  if (it == checkpoint->groups.end()) {
+    return absl::NotFoundError(absl::StrCat(path, ": the checkpoint has no ", group, " weights"));
+  }
+  absl::Status loaded =
+      module.load_state_dict(std::map<std::string, Tensor>(it->second.begin(), it->second.end()));
+  if (!loaded.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", loaded.message()));
+  return checkpoint->step;
+}
+
 }  // namespace kiln::train

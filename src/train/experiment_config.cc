@@ -17,7 +17,8 @@ void parse_model(ObjectReader& root, ModelConfig* model) {
 void parse_task(ObjectReader r, TaskConfig* task) {
   r.read("name", &task->name);
   r.check_one_of("name", task->name,
-                 {"classification", "language_modeling", "masked_language_modeling"});
+                 {"classification", "language_modeling", "masked_language_modeling",
+                  "multimodal_language_modeling"});
   r.read("label_smoothing", &task->label_smoothing);
   r.check_range("label_smoothing", task->label_smoothing, 0.0, 1.0, true, false);
   r.read("mixup", &task->mixup);
@@ -54,8 +55,9 @@ void parse_augment(ObjectReader r, AugmentConfig* a) {
 
 void parse_data(ObjectReader r, DataConfig* d) {
   r.read("name", &d->name);
-  r.check_one_of("name", d->name,
-                 {"fashion_mnist", "mnist", "cifar10", "text", "synthetic_images"});
+  r.check_one_of(
+      "name", d->name,
+      {"fashion_mnist", "mnist", "cifar10", "text", "synthetic_images", "fashion_mnist_captions"});
   r.read("path", &d->path);
   r.read("batch_size", &d->batch_size);
   r.check_range("batch_size", static_cast<double>(d->batch_size), 1, 1e9);
@@ -82,6 +84,11 @@ void parse_data(ObjectReader r, DataConfig* d) {
   r.check_range("sequence_length", static_cast<double>(d->sequence_length), 1, 1e9);
   r.read("eval_fraction", &d->eval_fraction);
   r.check_range("eval_fraction", d->eval_fraction, 0.0, 1.0, false, false);
+  r.read("min_images", &d->min_images);
+  r.check_range("min_images", static_cast<double>(d->min_images), 1, 1e6);
+  r.read("max_images", &d->max_images);
+  r.check_range("max_images", static_cast<double>(d->max_images),
+                static_cast<double>(d->min_images), 1e6);
   r.read("permute_pixels", &d->permute_pixels);
   r.read("limit_train", &d->limit_train);
   r.check_range("limit_train", static_cast<double>(d->limit_train), 0, 1e12);

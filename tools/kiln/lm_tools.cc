@@ -33,20 +33,7 @@ absl::StatusOr<std::shared_ptr<models::Model>> build_initial_model(
 
 absl::StatusOr<int64_t> load_checkpoint_weights(models::Model& model, const std::string& path,
                                                 bool ema) {
-  absl::StatusOr<train::Checkpoint> checkpoint =
-      fs::exists(fs::path(path) / "manifest.json")
-          ? train::CheckpointManager::load(path)
-          : train::CheckpointManager(path, 1).load_latest();
-  if (!checkpoint.ok()) return checkpoint.status();
-  const std::string group = ema ? "ema_model" : "model";
-  auto it = checkpoint->groups.find(group);
-  if (it == checkpoint->groups.end()) {
-    return absl::NotFoundError(absl::StrCat(path, ": the checkpoint has no ", group, " weights"));
-  }
-  absl::Status loaded =
-      model.load_state_dict(std::map<std::string, Tensor>(it->second.begin(), it->second.end()));
-  if (!loaded.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", loaded.message()));
-  return checkpoint->step;
+  return train::load_module_weights(model, path, ema ? "ema_model" : "model");
 }
 
 std::vector<double> token_nll(models::Model& model, const Tensor& tokens) {

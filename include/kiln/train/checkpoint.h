@@ -47,4 +47,11 @@ class CheckpointManager {
   int64_t keep_;
 };
 
+// Loads the weights of `group` ("model", "ema_model", ...) from `path` (a
+// checkpoint step directory, or a checkpoints/ folder or run directory
+// whose newest checkpoint is used) into `module`, strictly. Returns the
+// checkpoint's step; errors name the path.
+absl::StatusOr<int64_t> load_module_weights(nn::Module& module, const std::string& path,
+                                            const std::string& group = "model");
+
 }  // namespace kiln::train

@@ -47,7 +47,8 @@ struct AugmentConfig {
 };
 
 struct DataConfig {
-  // "fashion_mnist", "mnist", "cifar10", "text", "synthetic_images".
+  // "fashion_mnist", "mnist", "cifar10", "text", "synthetic_images",
+  // "fashion_mnist_captions".
   std::string name = "fashion_mnist";
   std::string path;  // directory or file; datasets have defaults
   int64_t batch_size = 64;
@@ -63,6 +64,10 @@ struct DataConfig {
   // Text: window length and the held-out fraction of the bytes.
   int64_t sequence_length = 256;
   double eval_fraction = 0.05;
+  // fashion_mnist_captions (interleaved image-caption sequences of
+  // sequence_length tokens, data/interleaved.h): images per sequence.
+  int64_t min_images = 1;
+  int64_t max_images = 4;
   // Images: apply one fixed random permutation to the pixels of every image,
   // train and held out (data::epoch_permutation of H * W keyed by
   // kPixelPermutationSeed, the same in every run): the Perceiver's

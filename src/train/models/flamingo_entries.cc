@@ -2,10 +2,14 @@
 // "flamingo_3b" | "flamingo_9b" | "flamingo_80b", "vision": {NFNet keys},
 // "resampler": {...}, "lm": {transformer_lm keys}, "cross_attention": {...},
 // "cross_attention_every", "image_token_id", "eoc_token_id",
-// "freeze_vision", "freeze_lm"}. Without a preset the defaults of
-// FlamingoOptions apply; every key overrides one option.
+// "freeze_vision", "freeze_lm", "vision_checkpoint", "vision_checkpoint_group",
+// "lm_checkpoint"}.
+// Without a preset the defaults of FlamingoOptions apply; every key
+// overrides one option. The *_checkpoint keys name a run directory (or a
+// checkpoint) whose model weights the vision encoder or the LM start from.
 #include "kiln/models/flamingo/flamingo.h"
 #include "kiln/nn/layers.h"
+#include "kiln/train/checkpoint.h"
 #include "src/train/model_entries.h"
 
 namespace kiln::train {
@@ -42,8 +46,15 @@ void read_cross_attention(ObjectReader r, models::GatedCrossAttentionOptions* o)
   r.finish();
 }
 
-models::FlamingoOptions read_flamingo(ObjectReader& r, const ModelContext& c) {
-  models::FlamingoOptions o;
+struct FlamingoConfig {
+  models::FlamingoOptions options;
+  std::string vision_checkpoint, lm_checkpoint;
+  std::string vision_checkpoint_group = "model";  // "ema_model": the EMA weights
+};
+
+FlamingoConfig read_flamingo(ObjectReader& r, const ModelContext& c) {
+  FlamingoConfig config;
+  models::FlamingoOptions& o = config.options;
   if (r.has("preset")) {
     std::string preset;
     r.read("preset", &preset);
@@ -84,7 +95,27 @@ models::FlamingoOptions read_flamingo(ObjectReader& r, const ModelContext& c) {
   if (o.image_token_id == o.eoc_token_id) r.fail("eoc_token_id", "must differ from image_token_id");
   r.read("freeze_vision", &o.freeze_vision);
   r.read("freeze_lm", &o.freeze_lm);
-  return o;
+  r.read("vision_checkpoint", &config.vision_checkpoint);
+  r.read("vision_checkpoint_group", &config.vision_checkpoint_group);
+  r.check_one_of("vision_checkpoint_group", config.vision_checkpoint_group, {"model", "ema_model"});
+  r.read("lm_checkpoint", &config.lm_checkpoint);
+  return config;
+}
+
+std::shared_ptr<models::Model> build_flamingo(ObjectReader& r, const ModelContext& c) {
+  const FlamingoConfig config = read_flamingo(r, c);
+  auto model = std::make_shared<models::Flamingo>(config.options, *c.init_gen, c.dropout_gen);
+  if (!config.vision_checkpoint.empty()) {
+    absl::StatusOr<int64_t> step = load_module_weights(
+        model->vision_encoder(), config.vision_checkpoint, config.vision_checkpoint_group);
+    if (!step.ok()) r.fail("vision_checkpoint", std::string(step.status().message()));
+  }
+  if (!config.lm_checkpoint.empty()) {
+    absl::StatusOr<int64_t> step =
+        load_module_weights(model->language_model(), config.lm_checkpoint);
+    if (!step.ok()) r.fail("lm_checkpoint", std::string(step.status().message()));
+  }
+  return model;
 }
 
 }  // namespace
@@ -93,13 +124,9 @@ std::vector<ModelEntry> flamingo_model_entries() {
   return {{"flamingo",
            "Flamingo (2204.14198): frozen NFNet and LM, Perceiver Resampler, gated "
            "cross-attention",
-           [](ObjectReader& r, const ModelContext& c) -> std::shared_ptr<models::Model> {
-             return std::make_shared<models::Flamingo>(read_flamingo(r, c), *c.init_gen,
-                                                       c.dropout_gen);
-           },
-           [](ObjectReader& r, const ModelContext& c) {
+           build_flamingo, [](ObjectReader& r, const ModelContext& c) {
              const models::FlamingoParameterCounts n =
-                 models::flamingo_num_parameters(read_flamingo(r, c));
+                 models::flamingo_num_parameters(read_flamingo(r, c).options);
              return ParameterCounts{{"vision", n.vision},
                                     {"lm", n.lm},
                                     {"cross_attention", n.cross_attention},

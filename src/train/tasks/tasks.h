@@ -63,6 +63,29 @@ class ClassificationTask final : public SingleModelTask {
   int64_t eval_count_ = 0;
 };
 
+// Interleaved image-text sequences (data/interleaved.h) for Flamingo:
+// tokens (B, L + 1), images (B, N, H, W, C), loss_mask (B, L). Next-token
+// cross-entropy averaged over the masked-in targets (caption text and
+// <EOC>); metrics loss and bits per byte. The model must be a Flamingo.
+class MultimodalLanguageModelTask final : public SingleModelTask {
+ public:
+  MultimodalLanguageModelTask(std::shared_ptr<models::Model> model,
+                              std::unique_ptr<optim::Optimizer> optimizer,
+                              int64_t max_consecutive_skips);
+  TrainStepResult train_step(const data::Batch& batch, const StepContext& context) override;
+  void eval_begin() override;
+  void eval_batch(const data::Batch& batch) override;
+  std::map<std::string, double> eval_end() override;
+  std::vector<double> eval_totals() const override;  // loss sum, tokens
+  void set_eval_totals(const std::vector<double>& totals) override;
+
+ private:
+  // Mean loss over the batch's counted targets, and their number.
+  std::pair<Tensor, double> loss(const data::Batch& batch);
+  double eval_loss_sum_ = 0;
+  double eval_tokens_ = 0;
+};
+
 // Tokens (B, T + 1): predict token t + 1 from tokens <= t; mean cross-entropy
 // over B * T; metrics loss (nats per token) and bits per byte (for byte
 // vocabularies, loss / ln 2).
