@@ -54,6 +54,8 @@ class Golden {
 
   const std::string& name() const { return name_; }
   bool has(const std::string& tensor) const { return file_.find(tensor) != nullptr; }
+  // The stored tensors' names, in file order.
+  const std::vector<std::string>& names() const { return file_.names; }
 
   // The stored tensor as is.
   const Tensor& raw(const std::string& tensor) const {
