@@ -31,7 +31,13 @@ std::vector<optim::GroupRule> group_rules(const OptimizerConfig& c) {
 
 std::unique_ptr<optim::Optimizer> build_optimizer(const OptimizerConfig& c,
                                                   const nn::NamedTensors& params) {
-  optim::ParamGroups groups(params, group_rules(c));
+  // Frozen parameters (requires_grad off: Flamingo's vision encoder and LM)
+  // are not the optimizer's: no state, no weight decay, not in its checkpoint.
+  nn::NamedTensors trainable;
+  for (const auto& [name, p] : params) {
+    if (p.requires_grad()) trainable.emplace_back(name, p);
+  }
+  optim::ParamGroups groups(trainable, group_rules(c));
   std::unique_ptr<optim::Optimizer> optimizer;
   if (c.name == "sgd") {
     optimizer = std::make_unique<optim::Sgd>(

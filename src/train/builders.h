@@ -45,7 +45,8 @@ struct DataSignature {
 DataSignature data_signature(const DataConfig& config);
 
 // The optimizer with its parameter groups (no weight decay / no AGC rules)
-// and gradient transforms (AGC, global-norm clipping).
+// and gradient transforms (AGC, global-norm clipping), over the parameters
+// that require gradients (frozen ones are left out).
 std::unique_ptr<optim::Optimizer> build_optimizer(const OptimizerConfig& config,
                                                   const nn::NamedTensors& params);
 
