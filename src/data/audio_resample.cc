@@ -102,10 +102,11 @@ Tensor resample(const Tensor& samples, int64_t from_rate, int64_t to_rate,
     const auto pos = static_cast<__int128>(n) * down;
     const auto i = static_cast<int64_t>(pos / up);
     const auto p = static_cast<int64_t>(pos % up);
-    const float* h = table.data() + p * taps;
-    if (!tabulate) {
+    const float* h = scratch.data();
+    if (tabulate) {
+      h = table.data() + p * taps;
+    } else {
       filter.fill(static_cast<double>(p) / up, scratch.data());
-      h = scratch.data();
     }
     const int64_t first = i - filter.reach + 1;
     // Inputs outside [0, T) are zero: clip the tap range instead.
