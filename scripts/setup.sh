@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   libeigen3-dev libdnnl-dev libabsl-dev nlohmann-json3-dev zlib1g-dev
+  libsndfile1-dev  # audio files (WAV, FLAC) for the audio data readers
   ocl-icd-opencl-dev  # Debian's oneDNN CMake package requires OpenCL to be found
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin  # optional data-parallel training (docs/distributed.md)
