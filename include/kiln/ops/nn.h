@@ -83,6 +83,14 @@ Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
 // Normalises over the last dim (size D); gamma and beta are (D) or undefined.
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps = 1e-5);
 
+// Training-mode batch norm, channels-last: x (N, ..., C) is normalised per
+// channel over every other dim with the batch's mean and population
+// variance, (x - mean) / sqrt(var + eps), then scaled by gamma (C) and
+// shifted by beta (C), either of which may be undefined. The gradient flows
+// through the batch statistics. Running averages for evaluation are the
+// caller's to keep (an nn module's buffers).
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps = 1e-5);
+
 Tensor softmax(const Tensor& x, int64_t dim = -1);
 Tensor log_softmax(const Tensor& x, int64_t dim = -1);
 
