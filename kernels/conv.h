@@ -1,7 +1,11 @@
-// 2-D convolution, channels-last: src (N, H, W, C_in), weights HWIO
+// 2-D and 3-D convolution, channels-last: src (N, H, W, C_in), weights HWIO
 // (KH, KW, C_in / groups, C_out) as in JAX, bias (C_out), dst
-// (N, OH, OW, C_out); all contiguous. Output channel o belongs to group
-// o / (C_out / groups) and reads input channels of that group.
+// (N, OH, OW, C_out); in 3-D src (N, D, H, W, C_in), weights DHWIO
+// (KD, KH, KW, C_in / groups, C_out), dst (N, OD, OH, OW, C_out). All
+// contiguous. Output channel o belongs to group o / (C_out / groups) and
+// reads input channels of that group. A 2-D convolution is the 3-D one with
+// depth, kernel depth and output depth 1; spatial_dims picks the oneDNN
+// primitive's rank (and the op name in messages).
 //
 // ref:: is the oracle and the f64 path (direct loops, accumulating in
 // double, independent of the thread count). onednn:: runs f32 and bf16
@@ -23,12 +27,14 @@ namespace kiln::kernels {
 class OnednnRuntime;
 
 struct ConvDesc {
-  int64_t n = 0, h = 0, w = 0, c_in = 0;
-  int64_t kh = 1, kw = 1, c_out = 0, groups = 1;
-  int64_t stride_h = 1, stride_w = 1;
-  int64_t dilation_h = 1, dilation_w = 1;  // 1: no dilation (oneDNN counts from 0)
+  int spatial_dims = 2;  // 2 or 3; the depth fields stay at their defaults in 2-D
+  int64_t n = 0, depth = 1, h = 0, w = 0, c_in = 0;
+  int64_t kd = 1, kh = 1, kw = 1, c_out = 0, groups = 1;
+  int64_t stride_d = 1, stride_h = 1, stride_w = 1;
+  int64_t dilation_d = 1, dilation_h = 1, dilation_w = 1;  // 1: no dilation (oneDNN counts from 0)
+  int64_t pad_front = 0, pad_back = 0;
   int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
-  int64_t out_h = 0, out_w = 0;
+  int64_t out_depth = 1, out_h = 0, out_w = 0;
   bool has_bias = false;
   DType dtype = DType::kF32;
 };
@@ -37,6 +43,12 @@ struct ConvDesc {
 int64_t conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t dilation, int64_t pad_before,
                       int64_t pad_after);
 std::string conv_desc_str(const ConvDesc& d);
+// "conv2d" or "conv3d", for messages.
+const char* conv_name(const ConvDesc& d);
+// Elements of src, weights and dst.
+int64_t conv_src_numel(const ConvDesc& d);
+int64_t conv_weights_numel(const ConvDesc& d);
+int64_t conv_dst_numel(const ConvDesc& d);
 
 namespace ref {
 // dst = conv(src, weights) + bias (bias may be null).

@@ -1,11 +1,14 @@
-// 2-D max and average pooling, channels-last: src (N, H, W, C), dst
-// (N, OH, OW, C), contiguous. Windows start at o * stride - pad_before;
+// 2-D and 3-D max and average pooling, channels-last: src (N, H, W, C), dst
+// (N, OH, OW, C), or src (N, D, H, W, C), dst (N, OD, OH, OW, C) in 3-D
+// (2-D is 3-D with depth, window depth and output depth 1; spatial_dims
+// picks the oneDNN primitive's rank). Contiguous. Windows start at
+// o * stride - pad_before;
 // padded positions are never the maximum and never counted by the average
 // (TensorFlow's SAME semantics). Every window must hold at least one real
 // element (padding < kernel guarantees it).
 //
 // ref:: is the oracle and the f64 path; its max pooling records the argmax
-// (h * W + w within the image) of every output for the backward pass.
+// ((d * H + h) * W + w within the image) of every output for the backward pass.
 // onednn:: runs f32 and bf16 through a cached PoolPlan; max pooling there
 // records oneDNN's workspace, which the op carries from forward to backward.
 #pragma once
@@ -23,19 +26,23 @@ class OnednnRuntime;
 enum class PoolAlg { kMax, kAvg };
 
 struct PoolDesc {
-  int64_t n = 0, h = 0, w = 0, c = 0;
-  int64_t kh = 1, kw = 1;
-  int64_t stride_h = 1, stride_w = 1;
+  int spatial_dims = 2;  // 2 or 3; the depth fields stay at their defaults in 2-D
+  int64_t n = 0, depth = 1, h = 0, w = 0, c = 0;
+  int64_t kd = 1, kh = 1, kw = 1;
+  int64_t stride_d = 1, stride_h = 1, stride_w = 1;
+  int64_t pad_front = 0, pad_back = 0;
   int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
-  int64_t out_h = 0, out_w = 0;
+  int64_t out_depth = 1, out_h = 0, out_w = 0;
   PoolAlg alg = PoolAlg::kMax;
   DType dtype = DType::kF32;
 };
 
 std::string pool_desc_str(const PoolDesc& d);
+int64_t pool_src_numel(const PoolDesc& d);
+int64_t pool_dst_numel(const PoolDesc& d);
 
 namespace ref {
-// argmax (N, OH, OW, C) is written for kMax and ignored (may be null) for kAvg.
+// argmax (N, [OD,] OH, OW, C) is written for kMax and ignored (may be null) for kAvg.
 template <class T>
 void pool_forward(const PoolDesc& d, const T* src, T* dst, int32_t* argmax);
 // diff_src is overwritten; argmax as written by pool_forward (kMax only).

@@ -15,35 +15,62 @@ using Tag = memory::format_tag;
 
 namespace {
 
-// oneDNN's weights dims, (G, OC/G, IC/G, KH, KW) or (OC, IC, KH, KW), and
-// the strides that lay them out as kiln's HWIO (KH, KW, IC/G, OC).
+bool is_3d(const ConvDesc& d) { return d.spatial_dims == 3; }
+
+// Spatial dims, outermost first: (D, H, W) in 3-D, (H, W) in 2-D.
+memory::dims spatial(const ConvDesc& d, int64_t dv, int64_t hv, int64_t wv) {
+  return is_3d(d) ? memory::dims{dv, hv, wv} : memory::dims{hv, wv};
+}
+
+// oneDNN's weights dims, [G, OC/G, IC/G | OC, IC] then the kernel's spatial
+// dims, as given by `spatial`.
+memory::dims weights_dims(const ConvDesc& d) {
+  const int64_t icg = d.c_in / d.groups, ocg = d.c_out / d.groups;
+  memory::dims dims =
+      d.groups > 1 ? memory::dims{d.groups, ocg, icg} : memory::dims{d.c_out, d.c_in};
+  for (int64_t k : spatial(d, d.kd, d.kh, d.kw)) dims.push_back(k);
+  return dims;
+}
+
+// oneDNN's weights dims with the strides that lay them out as kiln's HWIO
+// (KH, KW, IC/G, OC), or DHWIO (KD, KH, KW, IC/G, OC) in 3-D.
 memory::desc hwio_md(const ConvDesc& d, memory::data_type dt) {
   const int64_t icg = d.c_in / d.groups, ocg = d.c_out / d.groups;
-  const int64_t s_kh = d.kw * icg * d.c_out, s_kw = icg * d.c_out;
-  if (d.groups > 1) {
-    return memory::desc({d.groups, ocg, icg, d.kh, d.kw}, dt, {ocg, 1, d.c_out, s_kh, s_kw});
-  }
-  return memory::desc({d.c_out, d.c_in, d.kh, d.kw}, dt, {1, d.c_out, s_kh, s_kw});
+  const int64_t s_kw = icg * d.c_out, s_kh = d.kw * s_kw, s_kd = d.kh * s_kh;
+  memory::dims strides = d.groups > 1 ? memory::dims{ocg, 1, d.c_out} : memory::dims{1, d.c_out};
+  for (int64_t s : spatial(d, s_kd, s_kh, s_kw)) strides.push_back(s);
+  return memory::desc(weights_dims(d), dt, strides);
 }
 
 memory::desc any_weights_md(const ConvDesc& d, memory::data_type dt) {
-  const int64_t icg = d.c_in / d.groups, ocg = d.c_out / d.groups;
-  if (d.groups > 1) return memory::desc({d.groups, ocg, icg, d.kh, d.kw}, dt, Tag::any);
-  return memory::desc({d.c_out, d.c_in, d.kh, d.kw}, dt, Tag::any);
+  return memory::desc(weights_dims(d), dt, Tag::any);
+}
+
+// Channels-last activations: (N, C, [D,] H, W) dims laid out as
+// (N, [D,] H, W, C).
+memory::desc activation_md(const ConvDesc& d, int64_t c, int64_t dv, int64_t hv, int64_t wv,
+                           memory::data_type dt) {
+  memory::dims dims{d.n, c};
+  for (int64_t s : spatial(d, dv, hv, wv)) dims.push_back(s);
+  return memory::desc(dims, dt, is_3d(d) ? Tag::ndhwc : Tag::nhwc);
 }
 
 // No pixels, no input or no output channels: nothing for oneDNN to do, and
 // it rejects some of these shapes.
 bool degenerate(const ConvDesc& d) {
-  return d.n * d.out_h * d.out_w == 0 || d.h * d.w == 0 || d.c_in == 0 || d.c_out == 0;
+  return d.n * d.out_depth * d.out_h * d.out_w == 0 || d.depth * d.h * d.w == 0 || d.c_in == 0 ||
+         d.c_out == 0;
 }
 
 std::string conv_key(const ConvDesc& d) {
   KeyBuilder key("conv");
-  key.add(d.n).add(d.h).add(d.w).add(d.c_in).add(d.kh).add(d.kw).add(d.c_out).add(d.groups);
-  key.add(d.stride_h).add(d.stride_w).add(d.dilation_h).add(d.dilation_w);
-  key.add(d.pad_top).add(d.pad_bottom).add(d.pad_left).add(d.pad_right);
-  key.add(d.out_h).add(d.out_w).add(d.has_bias ? 1 : 0).add(static_cast<int64_t>(d.dtype));
+  key.add(d.spatial_dims).add(d.n).add(d.depth).add(d.h).add(d.w).add(d.c_in);
+  key.add(d.kd).add(d.kh).add(d.kw).add(d.c_out).add(d.groups);
+  key.add(d.stride_d).add(d.stride_h).add(d.stride_w);
+  key.add(d.dilation_d).add(d.dilation_h).add(d.dilation_w);
+  key.add(d.pad_front).add(d.pad_back).add(d.pad_top).add(d.pad_bottom).add(d.pad_left);
+  key.add(d.pad_right).add(d.out_depth).add(d.out_h).add(d.out_w);
+  key.add(d.has_bias ? 1 : 0).add(static_cast<int64_t>(d.dtype));
   return key.str();
 }
 
@@ -57,14 +84,14 @@ class ConvPlan {
       : desc_(d), engine_(engine), stream_(engine) {
     if (degenerate(d)) return;
     const memory::data_type dt = dnnl_dtype(d.dtype);
-    src_md_ = memory::desc({d.n, d.c_in, d.h, d.w}, dt, Tag::nhwc);
-    dst_md_ = memory::desc({d.n, d.c_out, d.out_h, d.out_w}, dt, Tag::nhwc);
+    src_md_ = activation_md(d, d.c_in, d.depth, d.h, d.w, dt);
+    dst_md_ = activation_md(d, d.c_out, d.out_depth, d.out_h, d.out_w, dt);
     user_weights_md_ = hwio_md(d, dt);
     if (d.has_bias) bias_md_ = memory::desc({d.c_out}, dt, Tag::x);
-    strides_ = {d.stride_h, d.stride_w};
-    dilates_ = {d.dilation_h - 1, d.dilation_w - 1};
-    pad_l_ = {d.pad_top, d.pad_left};
-    pad_r_ = {d.pad_bottom, d.pad_right};
+    strides_ = spatial(d, d.stride_d, d.stride_h, d.stride_w);
+    dilates_ = spatial(d, d.dilation_d - 1, d.dilation_h - 1, d.dilation_w - 1);
+    pad_l_ = spatial(d, d.pad_front, d.pad_top, d.pad_left);
+    pad_r_ = spatial(d, d.pad_back, d.pad_bottom, d.pad_right);
     native_forward_ = try_make_pd([&] {
       const memory::desc w = any_weights_md(d, dt);
       using Fwd = dnnl::convolution_forward;
@@ -78,8 +105,8 @@ class ConvPlan {
                                                         dilates_, pad_l_, pad_r_),
                                               engine_);
     });
-    KILN_CHECK(native_forward_ || d.dtype == DType::kBF16,
-               "conv2d: oneDNN has no implementation for ", conv_desc_str(d));
+    KILN_CHECK(native_forward_ || d.dtype == DType::kBF16, conv_name(d),
+               ": oneDNN has no implementation for ", conv_desc_str(d));
     if (!native_forward_) return;
     forward_ = dnnl::convolution_forward(forward_pd_);
     weights_to_forward_ = make_reorder(user_weights_md_, forward_pd_.weights_desc());
@@ -102,7 +129,7 @@ class ConvPlan {
 
   void backward_data(const void* diff_dst, const void* weights, void* diff_src) {
     if (degenerate(desc_)) {
-      zero(diff_src, desc_.n * desc_.h * desc_.w * desc_.c_in);
+      zero(diff_src, src_numel());
       return;
     }
     std::call_once(backward_data_once_, [&] { init_backward_data(); });
@@ -173,8 +200,8 @@ class ConvPlan {
                         dst_md_, strides_, dilates_, pad_l_, pad_r_),
               engine_, forward_pd_);
         });
-    KILN_CHECK(native_backward_data_ || desc_.dtype == DType::kBF16,
-               "conv2d: oneDNN has no backward-data implementation for ", conv_desc_str(desc_));
+    KILN_CHECK(native_backward_data_ || desc_.dtype == DType::kBF16, conv_name(desc_),
+               ": oneDNN has no backward-data implementation for ", conv_desc_str(desc_));
     if (!native_backward_data_) return;
     backward_data_ = dnnl::convolution_backward_data(backward_data_pd_);
     weights_to_backward_data_ = make_reorder(user_weights_md_, backward_data_pd_.weights_desc());
@@ -195,8 +222,8 @@ class ConvPlan {
                                                              dilates_, pad_l_, pad_r_),
                                                    engine_, forward_pd_);
         });
-    KILN_CHECK(native_backward_weights_ || desc_.dtype == DType::kBF16,
-               "conv2d: oneDNN has no backward-weights implementation for ", conv_desc_str(desc_));
+    KILN_CHECK(native_backward_weights_ || desc_.dtype == DType::kBF16, conv_name(desc_),
+               ": oneDNN has no backward-weights implementation for ", conv_desc_str(desc_));
     if (!native_backward_weights_) return;
     backward_weights_ = dnnl::convolution_backward_weights(backward_weights_pd_);
     diff_weights_to_user_ =
@@ -213,11 +240,9 @@ class ConvPlan {
     return *f32_;
   }
 
-  int64_t src_numel() const { return desc_.n * desc_.h * desc_.w * desc_.c_in; }
-  int64_t dst_numel() const { return desc_.n * desc_.out_h * desc_.out_w * desc_.c_out; }
-  int64_t weights_numel() const {
-    return desc_.kh * desc_.kw * (desc_.c_in / desc_.groups) * desc_.c_out;
-  }
+  int64_t src_numel() const { return conv_src_numel(desc_); }
+  int64_t dst_numel() const { return conv_dst_numel(desc_); }
+  int64_t weights_numel() const { return conv_weights_numel(desc_); }
 
   // This plan is f32; the operands are bf16.
   void forward_converted(const void* src, const void* weights, const void* bias, void* dst) {
@@ -252,7 +277,7 @@ class ConvPlan {
   }
 
   void degenerate_forward(const void* bias, void* dst) {
-    const int64_t rows = desc_.n * desc_.out_h * desc_.out_w;
+    const int64_t rows = desc_.n * desc_.out_depth * desc_.out_h * desc_.out_w;
     if (bias == nullptr || rows * desc_.c_out == 0) return zero(dst, rows * desc_.c_out);
     const int64_t size = dtype_size(desc_.dtype) * desc_.c_out;
     for (int64_t r = 0; r < rows; ++r) {
@@ -263,7 +288,7 @@ class ConvPlan {
   void degenerate_backward_weights(const void* diff_dst, void* diff_weights, void* diff_bias) {
     zero(diff_weights, weights_numel());
     if (diff_bias == nullptr) return;
-    const int64_t rows = desc_.n * desc_.out_h * desc_.out_w;
+    const int64_t rows = desc_.n * desc_.out_depth * desc_.out_h * desc_.out_w;
     std::vector<float> sums(static_cast<size_t>(desc_.c_out), 0.0f);
     const std::vector<float> dy = to_f32_vector(diff_dst, desc_.dtype, rows * desc_.c_out);
     for (int64_t r = 0; r < rows; ++r) {
@@ -300,11 +325,12 @@ class ConvPlan {
 };
 
 std::shared_ptr<ConvPlan> conv_plan(OnednnRuntime& runtime, const ConvDesc& d) {
-  KILN_CHECK(d.dtype == DType::kF32 || d.dtype == DType::kBF16,
-             "conv2d: the oneDNN kernel runs f32 or bf16, got ", dtype_name(d.dtype));
-  KILN_CHECK(d.groups >= 1 && d.c_in % d.groups == 0 && d.c_out % d.groups == 0 && d.out_h >= 0 &&
-                 d.out_w >= 0,
-             "conv2d: bad descriptor ", conv_desc_str(d));
+  KILN_CHECK(d.dtype == DType::kF32 || d.dtype == DType::kBF16, conv_name(d),
+             ": the oneDNN kernel runs f32 or bf16, got ", dtype_name(d.dtype));
+  KILN_CHECK((d.spatial_dims == 2 || d.spatial_dims == 3) && d.groups >= 1 &&
+                 d.c_in % d.groups == 0 && d.c_out % d.groups == 0 && d.out_depth >= 0 &&
+                 d.out_h >= 0 && d.out_w >= 0,
+             conv_name(d), ": bad descriptor ", conv_desc_str(d));
   return runtime.cached<ConvPlan>(conv_key(d),
                                   [&] { return std::make_shared<ConvPlan>(runtime.engine(), d); });
 }

@@ -16,13 +16,30 @@ namespace {
 
 std::string pool_key(const PoolDesc& d) {
   KeyBuilder key("pool");
-  key.add(d.n).add(d.h).add(d.w).add(d.c).add(d.kh).add(d.kw).add(d.stride_h).add(d.stride_w);
-  key.add(d.pad_top).add(d.pad_bottom).add(d.pad_left).add(d.pad_right).add(d.out_h).add(d.out_w);
+  key.add(d.spatial_dims).add(d.n).add(d.depth).add(d.h).add(d.w).add(d.c);
+  key.add(d.kd).add(d.kh).add(d.kw).add(d.stride_d).add(d.stride_h).add(d.stride_w);
+  key.add(d.pad_front).add(d.pad_back).add(d.pad_top).add(d.pad_bottom).add(d.pad_left);
+  key.add(d.pad_right).add(d.out_depth).add(d.out_h).add(d.out_w);
   key.add(static_cast<int64_t>(d.alg)).add(static_cast<int64_t>(d.dtype));
   return key.str();
 }
 
-bool empty(const PoolDesc& d) { return d.n * d.out_h * d.out_w * d.c == 0; }
+bool empty(const PoolDesc& d) { return pool_dst_numel(d) == 0; }
+
+bool is_3d(const PoolDesc& d) { return d.spatial_dims == 3; }
+
+// Spatial dims, outermost first: (D, H, W) in 3-D, (H, W) in 2-D.
+memory::dims spatial(const PoolDesc& d, int64_t dv, int64_t hv, int64_t wv) {
+  return is_3d(d) ? memory::dims{dv, hv, wv} : memory::dims{hv, wv};
+}
+
+// Channels-last: (N, C, [D,] H, W) dims laid out as (N, [D,] H, W, C).
+memory::desc activation_md(const PoolDesc& d, int64_t dv, int64_t hv, int64_t wv,
+                           memory::data_type dt) {
+  memory::dims dims{d.n, d.c};
+  for (int64_t s : spatial(d, dv, hv, wv)) dims.push_back(s);
+  return memory::desc(dims, dt, is_3d(d) ? Tag::ndhwc : Tag::nhwc);
+}
 
 }  // namespace
 
@@ -34,14 +51,14 @@ class PoolPlan {
       : desc_(d), engine_(engine), stream_(engine) {
     if (empty(d)) return;
     const memory::data_type dt = dnnl_dtype(d.dtype);
-    src_md_ = memory::desc({d.n, d.c, d.h, d.w}, dt, Tag::nhwc);
-    dst_md_ = memory::desc({d.n, d.c, d.out_h, d.out_w}, dt, Tag::nhwc);
+    src_md_ = activation_md(d, d.depth, d.h, d.w, dt);
+    dst_md_ = activation_md(d, d.out_depth, d.out_h, d.out_w, dt);
     alg_ = d.alg == PoolAlg::kMax ? dnnl::algorithm::pooling_max
                                   : dnnl::algorithm::pooling_avg_exclude_padding;
-    strides_ = {d.stride_h, d.stride_w};
-    kernel_ = {d.kh, d.kw};
-    pad_l_ = {d.pad_top, d.pad_left};
-    pad_r_ = {d.pad_bottom, d.pad_right};
+    strides_ = spatial(d, d.stride_d, d.stride_h, d.stride_w);
+    kernel_ = spatial(d, d.kd, d.kh, d.kw);
+    pad_l_ = spatial(d, d.pad_front, d.pad_top, d.pad_left);
+    pad_r_ = spatial(d, d.pad_back, d.pad_bottom, d.pad_right);
     native_ = try_make_pd([&] {
       using Fwd = dnnl::pooling_forward;
       forward_pd_ = Fwd::primitive_desc(Fwd::desc(dnnl::prop_kind::forward_training, alg_, src_md_,
@@ -69,9 +86,8 @@ class PoolPlan {
   void forward(const void* src, void* dst, void* workspace) {
     if (empty(desc_)) return;
     if (f32_) {
-      const int64_t src_n = desc_.n * desc_.h * desc_.w * desc_.c;
-      const std::vector<float> x = bf16_to_f32_vector(src, src_n);
-      std::vector<float> y(static_cast<size_t>(desc_.n * desc_.out_h * desc_.out_w * desc_.c));
+      const std::vector<float> x = bf16_to_f32_vector(src, pool_src_numel(desc_));
+      std::vector<float> y(static_cast<size_t>(pool_dst_numel(desc_)));
       f32_->forward(x.data(), y.data(), workspace);
       return f32_to_bf16_buffer(y, dst);
     }
@@ -82,14 +98,13 @@ class PoolPlan {
   }
 
   void backward(const void* diff_dst, const void* workspace, void* diff_src) {
-    const int64_t src_n = desc_.n * desc_.h * desc_.w * desc_.c;
+    const int64_t src_n = pool_src_numel(desc_);
     if (empty(desc_)) {
       if (src_n > 0) std::memset(diff_src, 0, static_cast<size_t>(src_n * dtype_size(desc_.dtype)));
       return;
     }
     if (f32_) {
-      const std::vector<float> dy =
-          bf16_to_f32_vector(diff_dst, desc_.n * desc_.out_h * desc_.out_w * desc_.c);
+      const std::vector<float> dy = bf16_to_f32_vector(diff_dst, pool_dst_numel(desc_));
       std::vector<float> dx(static_cast<size_t>(src_n));
       f32_->backward(dy.data(), workspace, dx.data());
       return f32_to_bf16_buffer(dx, diff_src);

@@ -1,5 +1,5 @@
-// Mixed precision by scope: inside an AutocastScope(DType::kBF16), matmul and
-// conv2d given f32 operands cast them to bf16, multiply with f32
+// Mixed precision by scope: inside an AutocastScope(DType::kBF16), matmul,
+// conv2d and conv3d given f32 operands cast them to bf16, multiply with f32
 // accumulation, and hand the (bf16-rounded) result on as f32. Everything else (softmax, norms,
 // losses, optimizer updates) stays in f32, and so do the parameters: the casts are ordinary ops, so
 // gradients flow back to the f32 master weights in f32.
@@ -26,7 +26,7 @@ class AutocastScope {
   std::optional<DType> previous_;
 };
 
-// The dtype matmul and conv2d compute in on this thread, if autocast is on.
+// The dtype matmul, conv2d and conv3d compute in on this thread, if autocast is on.
 std::optional<DType> autocast_dtype();
 
 }  // namespace kiln

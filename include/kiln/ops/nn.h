@@ -1,6 +1,8 @@
 // Neural-network ops. Images are channels-last everywhere: activations are
 // (N, H, W, C) and convolution weights are (KH, KW, C_in / groups, C_out),
 // "HWIO" as in JAX, so the output-unit axis of every weight is its last.
+// Volumes (video, radar sequences) are (N, D, H, W, C) with weights
+// (KD, KH, KW, C_in / groups, C_out), "DHWIO".
 #pragma once
 
 #include <array>
@@ -31,6 +33,21 @@ struct Conv2dOptions {
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
               const Conv2dOptions& options = {});
 
+struct Conv3dOptions {
+  std::array<int64_t, 3> stride = {1, 1, 1};  // (D, H, W)
+  PaddingMode padding_mode = PaddingMode::kExplicit;
+  // (front, back, top, bottom, left, right), used when padding_mode is kExplicit.
+  std::array<int64_t, 6> padding = {0, 0, 0, 0, 0, 0};
+  std::array<int64_t, 3> dilation = {1, 1, 1};
+  int64_t groups = 1;
+};
+
+// x (N, D, H, W, C_in), weight (KD, KH, KW, C_in / groups, C_out), bias
+// (C_out) or undefined -> (N, D_out, H_out, W_out, C_out). Padding rules,
+// dtypes and autocast as conv2d.
+Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+              const Conv3dOptions& options = {});
+
 struct Pool2dOptions {
   std::array<int64_t, 2> kernel = {2, 2};
   std::array<int64_t, 2> stride = {2, 2};
@@ -43,12 +60,36 @@ struct Pool2dOptions {
 // max pooling never picks a padded position.
 Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options);
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options);
+struct Pool3dOptions {
+  std::array<int64_t, 3> kernel = {2, 2, 2};  // (D, H, W)
+  std::array<int64_t, 3> stride = {2, 2, 2};
+  PaddingMode padding_mode = PaddingMode::kExplicit;
+  // (front, back, top, bottom, left, right)
+  std::array<int64_t, 6> padding = {0, 0, 0, 0, 0, 0};
+};
+// x (N, D, H, W, C) -> (N, D_out, H_out, W_out, C), as the 2-D pools (same
+// dtypes, padding rules and treatment of padded positions).
+Tensor avg_pool3d(const Tensor& x, const Pool3dOptions& options);
+Tensor max_pool3d(const Tensor& x, const Pool3dOptions& options);
+
+// x (N, H, W, C) -> (N, H * scale_h, W * scale_w, C), every pixel repeated
+// over a scale_h x scale_w block; its gradient is the sum over the block.
+Tensor upsample_nearest2d(const Tensor& x, int64_t scale_h, int64_t scale_w);
+
 // (N, H, W, C) -> (N, out_h, out_w, C) averaging the PyTorch bins
 // [floor(i H / out), ceil((i + 1) H / out)).
 Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
 
 // Normalises over the last dim (size D); gamma and beta are (D) or undefined.
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps = 1e-5);
+
+// Training-mode batch norm, channels-last: x (N, ..., C) is normalised per
+// channel over every other dim with the batch's mean and population
+// variance, (x - mean) / sqrt(var + eps), then scaled by gamma (C) and
+// shifted by beta (C), either of which may be undefined. The gradient flows
+// through the batch statistics. Running averages for evaluation are the
+// caller's to keep (an nn module's buffers).
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps = 1e-5);
 
 Tensor softmax(const Tensor& x, int64_t dim = -1);
 Tensor log_softmax(const Tensor& x, int64_t dim = -1);

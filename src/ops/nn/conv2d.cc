@@ -1,12 +1,8 @@
-#include <memory>
-
 #include "kernels/conv.h"
-#include "kiln/core/context.h"
 #include "kiln/ops/autocast.h"
 #include "kiln/ops/cast.h"
-#include "kiln/ops/flops.h"
 #include "kiln/ops/nn.h"
-#include "kiln/ops/reduce.h"
+#include "src/ops/nn/conv_kernel_op.h"
 #include "src/ops/nn/conv_padding.h"
 #include "src/ops/op_util.h"
 
@@ -79,59 +75,6 @@ kernels::ConvDesc conv_desc(const Tensor& x, const Tensor& weight, const Tensor&
   return d;
 }
 
-// Multiply-adds of one pass (forward, backward data or backward weights) x 2.
-int64_t conv_flops(const kernels::ConvDesc& d) {
-  return 2 * d.n * d.out_h * d.out_w * d.c_out * d.kh * d.kw * (d.c_in / d.groups);
-}
-
-// Backward calls the backward kernels; f32/bf16 reuse the forward's plan
-// (the backend payload: oneDNN's forward primitive descriptor is the hint of
-// the backward primitives, which the plan creates once and keeps).
-class Conv2dOp final : public autograd::Node {
- public:
-  std::string_view name() const override { return "conv2d"; }
-  TensorList backward(const Tensor& dy, const autograd::NeedsGrad& needs) override {
-    const Tensor g = as_contiguous(dy.dtype() == desc_.dtype ? dy : to_dtype(dy, desc_.dtype));
-    Tensor dx, dw, db;
-    if (needs[0]) {
-      FlopCounter::add(conv_flops(desc_));
-      const Tensor& w = saved(w_);
-      dx = Tensor::empty({desc_.n, desc_.h, desc_.w, desc_.c_in}, desc_.dtype);
-      if (desc_.dtype == DType::kF64) {
-        kernels::ref::conv_backward_data(desc_, g.data<double>(), w.data<double>(),
-                                         dx.data<double>());
-      } else {
-        kernels::onednn::conv_backward_data(*plan_, g.raw_data(), w.raw_data(), dx.raw_data());
-      }
-    }
-    const bool want_bias = needs.size() > 2 && needs[2];
-    if (needs[1]) {
-      FlopCounter::add(conv_flops(desc_));
-      const Tensor& x = saved(x_);
-      dw = Tensor::empty({desc_.kh, desc_.kw, desc_.c_in / desc_.groups, desc_.c_out}, desc_.dtype);
-      if (want_bias) db = Tensor::empty({desc_.c_out}, desc_.dtype);
-      if (desc_.dtype == DType::kF64) {
-        kernels::ref::conv_backward_weights(desc_, x.data<double>(), g.data<double>(),
-                                            dw.data<double>(),
-                                            want_bias ? db.data<double>() : nullptr);
-      } else {
-        kernels::onednn::conv_backward_weights(*plan_, x.raw_data(), g.raw_data(), dw.raw_data(),
-                                               want_bias ? db.raw_data() : nullptr);
-      }
-    } else if (want_bias) {
-      db = sum(g, {0, 1, 2});
-    }
-    TensorList grads{dx, dw};
-    if (needs.size() > 2) grads.push_back(db);
-    return grads;
-  }
-
-  kernels::ConvDesc desc_;
-  std::shared_ptr<kernels::onednn::ConvPlan> plan_;
-  int x_ = -1;
-  int w_ = -1;
-};
-
 }  // namespace
 
 Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in,
@@ -143,29 +86,8 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
     return to_dtype(conv2d(to_dtype(x_in, *low), to_dtype(weight_in, *low), bias, options),
                     DType::kF32);
   }
-  const kernels::ConvDesc d = conv_desc(x_in, weight_in, bias_in, options);
-  const Tensor x = as_contiguous(x_in), weight = as_contiguous(weight_in);
-  const Tensor bias = bias_in.defined() ? as_contiguous(bias_in) : Tensor();
-  Tensor y = Tensor::empty({d.n, d.out_h, d.out_w, d.c_out}, d.dtype);
-  std::shared_ptr<kernels::onednn::ConvPlan> plan;
-  FlopCounter::add(conv_flops(d));
-  if (d.dtype == DType::kF64) {
-    kernels::ref::conv_forward(d, x.data<double>(), weight.data<double>(),
-                               bias.defined() ? bias.data<double>() : nullptr, y.data<double>());
-  } else {
-    plan = kernels::onednn::conv_plan(Context::current().onednn(), d);
-    kernels::onednn::conv_forward(*plan, x.raw_data(), weight.raw_data(),
-                                  bias.defined() ? bias.raw_data() : nullptr, y.raw_data());
-  }
-  TensorList inputs{x_in, weight_in};
-  if (bias_in.defined()) inputs.push_back(bias_in);
-  ops_internal::record<Conv2dOp>(y, inputs, [&](Conv2dOp& node) {
-    node.desc_ = d;
-    node.plan_ = plan;
-    if (weight_in.requires_grad()) node.x_ = node.save(x);
-    if (x_in.requires_grad()) node.w_ = node.save(weight);
-  });
-  return y;
+  return ops_internal::conv_kernel_op(x_in, weight_in, bias_in,
+                                      conv_desc(x_in, weight_in, bias_in, options));
 }
 
 }  // namespace kiln

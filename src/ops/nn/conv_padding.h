@@ -1,4 +1,4 @@
-// Padding rules shared by conv2d and the pooling ops: explicit, TensorFlow
+// Padding rules shared by the convolution and pooling ops: explicit, TensorFlow
 // SAME (total = max((ceil(in / s) - 1) * s + k_eff - in, 0), half before and
 // the rest after) and VALID (none).
 #pragma once
@@ -37,6 +37,25 @@ inline std::array<int64_t, 4> resolve_padding(PaddingMode mode,
       break;
   }
   return explicit_padding;
+}
+
+// (front, back, top, bottom, left, right) for `mode`, as resolve_padding
+// with a depth dim in front.
+inline std::array<int64_t, 6> resolve_padding_3d(PaddingMode mode,
+                                                 const std::array<int64_t, 6>& explicit_padding,
+                                                 const std::array<int64_t, 3>& in,
+                                                 const std::array<int64_t, 3>& k_eff,
+                                                 const std::array<int64_t, 3>& stride) {
+  if (mode == PaddingMode::kExplicit) return explicit_padding;
+  std::array<int64_t, 6> pad{};
+  if (mode == PaddingMode::kSame) {
+    for (size_t i = 0; i < 3; ++i) {
+      const std::array<int64_t, 2> p = same_padding(in[i], k_eff[i], stride[i]);
+      pad[2 * i] = p[0];
+      pad[2 * i + 1] = p[1];
+    }
+  }
+  return pad;
 }
 
 }  // namespace kiln::ops_internal
