@@ -37,9 +37,10 @@ struct InterleavedOptions {
   // channels), as the vision encoder saw them in its own training.
   std::vector<double> mean = {0.0};
   std::vector<double> std = {1.0};
-  // "{}" is replaced by the class name.
-  std::vector<std::string> templates = {"a photo of a {}", "this is a {}", "a picture of a {}",
-                                        "an image of a {}"};
+  // "{}" is replaced by the class name. The bare name is the few-shot
+  // prompt's format (kiln fewshot), short enough for 8 shots in 128 bytes.
+  std::vector<std::string> templates = {"{}", "a photo of a {}", "this is a {}",
+                                        "a picture of a {}"};
 };
 
 // The class names of Fashion-MNIST, in label order (lower case).
