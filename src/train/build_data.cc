@@ -87,18 +87,12 @@ absl::StatusOr<Splits> load_splits(const ExperimentConfig& config) {
     s.input_shape = d.image_shape;
     s.num_classes = d.num_classes;
   } else if (d.name == "fashion_mnist_captions") {
-    const std::string dir = d.path.empty() ? kFashionMnistDir : d.path;
+    const std::string dir = fashion_mnist_dir(d);
     absl::StatusOr<data::LabeledImages> train = data::load_mnist(dir, true);
     if (!train.ok()) return train.status();
     absl::StatusOr<data::LabeledImages> eval = data::load_mnist(dir, false);
     if (!eval.ok()) return eval.status();
-    // Normalised as configs/experiments/fashion_mnist.json trains the NFNet
-    // that serves as Flamingo's vision encoder.
-    const data::InterleavedOptions o{.sequence_length = d.sequence_length,
-                                     .min_images = d.min_images,
-                                     .max_images = d.max_images,
-                                     .mean = {0.286},
-                                     .std = {0.353}};
+    const data::InterleavedOptions o = fashion_mnist_captions_format(d);
     try {
       s.train =
           data::interleaved_captions(*train, data::fashion_mnist_class_names(), o,
@@ -132,6 +126,20 @@ absl::StatusOr<Splits> load_splits(const ExperimentConfig& config) {
 }
 
 }  // namespace
+
+data::InterleavedOptions fashion_mnist_captions_format(const DataConfig& d) {
+  // Normalised as configs/experiments/fashion_mnist.json trains the NFNet
+  // that serves as Flamingo's vision encoder.
+  return {.sequence_length = d.sequence_length,
+          .min_images = d.min_images,
+          .max_images = d.max_images,
+          .mean = {0.286},
+          .std = {0.353}};
+}
+
+std::string fashion_mnist_dir(const DataConfig& d) {
+  return d.path.empty() ? kFashionMnistDir : d.path;
+}
 
 DataSignature data_signature(const DataConfig& d) {
   if (d.name == "fashion_mnist" || d.name == "mnist") return {{28, 28, 1}, 10, false};

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "kiln/data/dataset.h"
+#include "kiln/data/interleaved.h"
 #include "kiln/models/model.h"
 #include "kiln/optim/optimizer.h"
 #include "kiln/optim/schedule.h"
@@ -43,6 +44,11 @@ struct DataSignature {
   bool tokens = false;  // integer token inputs rather than images
 };
 DataSignature data_signature(const DataConfig& config);
+
+// The token format and image normalisation of data fashion_mnist_captions
+// (shared with kiln fewshot), and its Fashion-MNIST directory.
+data::InterleavedOptions fashion_mnist_captions_format(const DataConfig& data);
+std::string fashion_mnist_dir(const DataConfig& data);
 
 // The optimizer with its parameter groups (no weight decay / no AGC rules)
 // and gradient transforms (AGC, global-norm clipping), over the parameters

@@ -11,6 +11,7 @@
 #include "kiln/ops/random.h"
 #include "kiln/ops/shape.h"
 #include "kiln/train/experiment_config.h"
+#include "kiln/train/few_shot.h"
 #include "src/train/builders.h"
 #include "src/train/tasks/tasks.h"
 
@@ -170,6 +171,27 @@ TEST(MultimodalLanguageModelTask, NeedsAFlamingo) {
   EXPECT_THROW(train::MultimodalLanguageModelTask(
                    model, train::build_optimizer({.name = "adamw"}, model->named_parameters()), 3),
                Error);
+}
+
+TEST(FewShotClassification, CountsEveryQueryPerShotAndIsDeterministic) {
+  Generator gen(0);
+  models::Flamingo model(tiny_flamingo(), gen, std::make_shared<Generator>(1));
+  const data::LabeledImages images = labeled_images();
+  train::FewShotOptions o{.shots = {0, 2}, .queries = 6, .seed = 4, .format = options()};
+  const std::vector<train::FewShotResult> a =
+      train::few_shot_classification(model, images, images, kNames, o);
+  ASSERT_EQ(a.size(), 2u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].shots, o.shots[i]);
+    EXPECT_EQ(a[i].queries, 6);
+    EXPECT_GE(a[i].correct, 0);
+    EXPECT_LE(a[i].correct, 6);
+  }
+  const std::vector<train::FewShotResult> b =
+      train::few_shot_classification(model, images, images, kNames, o);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].correct, b[i].correct);
+  o.shots = {-1};
+  EXPECT_THROW(train::few_shot_classification(model, images, images, kNames, o), Error);
 }
 
 }  // namespace

@@ -1,7 +1,11 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "tools/kiln/commands.h"
 
 namespace kiln::cli {
@@ -63,6 +67,34 @@ absl::StatusOr<Args> parse_args(const std::vector<std::string>& args,
 int fail(const std::string& message) {
   std::fprintf(stderr, "kiln: %s\n", message.c_str());
   return 1;
+}
+
+std::optional<std::vector<double>> parse_numbers(const std::string& text) {
+  std::vector<double> out;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    try {
+      size_t used = 0;
+      const std::string s(part);
+      out.push_back(std::stod(s, &used));
+      if (used != s.size()) return std::nullopt;
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+std::optional<int64_t> parse_int(const std::optional<std::string>& text, int64_t fallback) {
+  if (!text) return fallback;
+  try {
+    size_t used = 0;
+    const int64_t v = std::stoll(*text, &used);
+    if (used != text->size()) return std::nullopt;
+    return v;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 }  // namespace kiln::cli

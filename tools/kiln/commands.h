@@ -21,6 +21,7 @@ int rankcollapse_command(const std::vector<std::string>& args);  // lm_commands.
 int curves_command(const std::vector<std::string>& args);        // lm_commands.cc
 int needle_command(const std::vector<std::string>& args);        // lm_commands.cc
 int spp_command(const std::vector<std::string>& args);
+int fewshot_command(const std::vector<std::string>& args);
 
 // Parsed arguments: positionals, repeated "--set k=v", "--flag value"
 // options and bare flags.
@@ -39,6 +40,11 @@ struct Args {
 absl::StatusOr<Args> parse_args(const std::vector<std::string>& args,
                                 const std::vector<std::string>& with_value,
                                 const std::vector<std::string>& flags);
+
+// "1,2.5,4" -> numbers; nullopt if any part is not a number or none is given.
+std::optional<std::vector<double>> parse_numbers(const std::string& text);
+// An integer option: `fallback` when absent, nullopt when not an integer.
+std::optional<int64_t> parse_int(const std::optional<std::string>& text, int64_t fallback);
 
 // Prints "kiln: <message>" to stderr and returns 1.
 int fail(const std::string& message);

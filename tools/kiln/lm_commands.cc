@@ -85,34 +85,6 @@ absl::StatusOr<Experiments> load_experiments(const std::string& path,
   return out;
 }
 
-std::optional<std::vector<double>> parse_numbers(const std::string& text) {
-  std::vector<double> out;
-  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {
-    try {
-      size_t used = 0;
-      const std::string s(part);
-      out.push_back(std::stod(s, &used));
-      if (used != s.size()) return std::nullopt;
-    } catch (const std::exception&) {
-      return std::nullopt;
-    }
-  }
-  if (out.empty()) return std::nullopt;
-  return out;
-}
-
-std::optional<int64_t> parse_int(const std::optional<std::string>& text, int64_t fallback) {
-  if (!text) return fallback;
-  try {
-    size_t used = 0;
-    const int64_t v = std::stoll(*text, &used);
-    if (used != text->size()) return std::nullopt;
-    return v;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
-
 absl::Status write_files(const fs::path& dir,
                          const std::vector<std::pair<std::string, std::string>>& files) {
   for (const auto& [name, text] : files) {

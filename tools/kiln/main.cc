@@ -29,6 +29,8 @@ constexpr char kUsage[] =
     "                     token-similarity per layer of a transformer at init\n"
     "  curves ABLATION [--metrics loss,...]\n"
     "                     training curves and final/min/max of a sweep's points\n"
+    "  fewshot CONFIG --checkpoint PATH [--shots 0,1,2,4,8]\n"
+    "                     Flamingo's few-shot classification accuracy by shots\n"
     "  needle CONFIG --checkpoint PATH [--lengths ...] [--depths ...]\n"
     "                     needle-in-a-haystack retrieval of a language model\n"
     "  spp CONFIG|SPP_FILE [--set ...] [--vary 'k=[a,b]'] [--gaussian] [--output DIR]\n"
@@ -51,7 +53,7 @@ int main(int argc, char** argv) {
       {"info", kiln::cli::info_command},     {"sweep", kiln::cli::sweep_command},
       {"bench", kiln::cli::bench_command},   {"rankcollapse", kiln::cli::rankcollapse_command},
       {"curves", kiln::cli::curves_command}, {"needle", kiln::cli::needle_command},
-      {"spp", kiln::cli::spp_command},
+      {"spp", kiln::cli::spp_command},       {"fewshot", kiln::cli::fewshot_command},
   };
   auto it = commands.find(command);
   if (it == commands.end()) {
