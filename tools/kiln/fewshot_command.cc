@@ -26,7 +26,9 @@ constexpr char kHelp[] =
     "image; every class name is scored as the continuation by log-likelihood.\n"
     "Prints accuracy by k (chance is 1 / classes) and writes fewshot.csv,\n"
     "fewshot.md and fewshot.json to DIR (default: the config's\n"
-    "output_dir/fewshot). --queries defaults to 200.\n";
+    "output_dir/fewshot). --queries defaults to 200. --checkpoint init scores the\n"
+    "model as built (pretrained vision and LM, new layers at initialisation: the\n"
+    "frozen LM alone, which cannot see the images).\n";
 
 }  // namespace
 
@@ -43,8 +45,14 @@ int fewshot_command(const std::vector<std::string>& argv) {
     std::fputs(kHelp, stderr);
     return 2;
   }
+  // A trained checkpoint holds every weight: the starting points of the
+  // vision encoder and the LM are not needed (nor need they still exist).
+  std::vector<std::string> sets = args->sets;
+  if (*path != "init") {
+    sets.insert(sets.begin(), {"model.vision_checkpoint=\"\"", "model.lm_checkpoint=\"\""});
+  }
   absl::StatusOr<train::ExperimentConfig> config =
-      train::load_experiment(args->positional[0], args->sets);
+      train::load_experiment(args->positional[0], sets);
   if (!config.ok()) return fail(std::string(config.status().message()));
   if (config->data.name != "fashion_mnist_captions") {
     return fail("fewshot needs data fashion_mnist_captions (a Flamingo config)");
@@ -76,7 +84,10 @@ int fewshot_command(const std::vector<std::string>& argv) {
   if (!model.ok()) return fail(std::string(model.status().message()));
   auto* flamingo = dynamic_cast<models::Flamingo*>(model->get());
   if (flamingo == nullptr) return fail("fewshot needs model flamingo");
-  absl::StatusOr<int64_t> step = load_checkpoint_weights(**model, *path, false);
+  // "init": the model as built, new layers at initialisation, which makes it
+  // exactly the frozen LM (the baseline that cannot see the images).
+  absl::StatusOr<int64_t> step =
+      *path == "init" ? absl::StatusOr<int64_t>(0) : load_checkpoint_weights(**model, *path, false);
   if (!step.ok()) return fail(std::string(step.status().message()));
 
   const std::string dir = train::fashion_mnist_dir(config->data);
