@@ -10,12 +10,7 @@ namespace {
 
 inline constexpr uint64_t kInterleavedTag = 0x494e5445524cull;  // "INTERL"
 
-// Uniform in [0, n) from the generator's next block.
-int64_t draw_below(Generator& gen, int64_t n) {
-  const auto r = kernels::philox4x32(gen.seed(), gen.reserve(1));
-  const uint64_t bits = (static_cast<uint64_t>(r[1]) << 32) | r[0];
-  return static_cast<int64_t>(detail::uniform_below(bits, static_cast<uint64_t>(n)));
-}
+using detail::draw_below;
 
 class InterleavedCaptions final : public Dataset {
  public:
@@ -23,9 +18,10 @@ class InterleavedCaptions final : public Dataset {
                       const InterleavedOptions& options, int64_t size)
       : images_(images), names_(std::move(class_names)), options_(options), size_(size) {
     const InterleavedOptions& o = options_;
-    KILN_CHECK(images_.images.dim() == 4 && images_.images.size(0) > 0,
-               "interleaved_captions: images must be a non-empty (N, H, W, C), got ",
-               shape_str(images_.images.shape()));
+    KILN_CHECK(
+        images_.images.dim() == 4 && images_.images.size(0) > 0 && images_.images.is_contiguous(),
+        "interleaved_captions: images must be a non-empty contiguous (N, H, W, C), got ",
+        shape_str(images_.images.shape()));
     KILN_CHECK(static_cast<int64_t>(names_.size()) >= images_.num_classes,
                "interleaved_captions: ", names_.size(), " class names for ", images_.num_classes,
                " classes");
@@ -60,13 +56,7 @@ class InterleavedCaptions final : public Dataset {
     std::vector<int64_t> ids;
     for (int64_t j = 0; j < count; ++j) {
       const int64_t pick = draw_below(gen, images_.images.size(0));
-      const Tensor source = contiguous_row(pick);
-      float* out = images.data<float>() + j * h * w * c;
-      const float* in = source.data<float>();
-      for (int64_t p = 0; p < h * w * c; ++p) {
-        const size_t ch = o.mean.size() == 1 ? 0 : static_cast<size_t>(p % c);
-        out[p] = static_cast<float>((in[p] - o.mean[ch]) / o.std[ch]);
-      }
+      write_normalized_image(images_, pick, o, images.data<float>() + j * h * w * c);
       const int64_t label = images_.labels.data<int64_t>()[pick];
       const std::string& templ = o.templates[draw_below(gen, o.templates.size())];
       ids.push_back(o.image_token);
@@ -87,14 +77,6 @@ class InterleavedCaptions final : public Dataset {
   }
 
  private:
-  Tensor contiguous_row(int64_t i) const {
-    const Tensor row = images_.images;  // (N, H, W, C), contiguous from the readers
-    KILN_CHECK(row.is_contiguous(), "interleaved_captions: images must be contiguous");
-    const int64_t n = row.numel() / row.size(0);
-    return from_vector(
-        std::vector<float>(row.data<float>() + i * n, row.data<float>() + (i + 1) * n), {n});
-  }
-
   LabeledImages images_;
   std::vector<std::string> names_;
   InterleavedOptions options_;
@@ -108,6 +90,17 @@ const std::vector<std::string>& fashion_mnist_class_names() {
       new std::vector<std::string>{"t-shirt", "trouser", "pullover", "dress", "coat",
                                    "sandal",  "shirt",   "sneaker",  "bag",   "ankle boot"};
   return *names;
+}
+
+void write_normalized_image(const LabeledImages& set, int64_t i, const InterleavedOptions& options,
+                            float* out) {
+  const int64_t c = set.images.size(3);
+  const int64_t n = set.images.numel() / set.images.size(0);
+  const float* in = set.images.data<float>() + i * n;
+  for (int64_t p = 0; p < n; ++p) {
+    const size_t ch = options.mean.size() == 1 ? 0 : static_cast<size_t>(p % c);
+    out[p] = static_cast<float>((in[p] - options.mean[ch]) / options.std[ch]);
+  }
 }
 
 std::string caption(const std::string& templ, const std::string& class_name) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "kernels/random.h"
+#include "kiln/tensor/generator.h"
 
 namespace kiln::data::detail {
 
@@ -24,6 +25,13 @@ inline uint64_t derive_key(uint64_t key, uint64_t counter) {
 // n / 2^64).
 inline uint64_t uniform_below(uint64_t bits, uint64_t n) {
   return static_cast<uint64_t>((static_cast<unsigned __int128>(bits) * n) >> 64);
+}
+
+// Uniform integer in [0, n) from the generator's next Philox block.
+inline int64_t draw_below(Generator& gen, int64_t n) {
+  const auto r = kernels::philox4x32(gen.seed(), gen.reserve(1));
+  const uint64_t bits = (static_cast<uint64_t>(r[1]) << 32) | r[0];
+  return static_cast<int64_t>(uniform_below(bits, static_cast<uint64_t>(n)));
 }
 
 }  // namespace kiln::data::detail

@@ -13,18 +13,6 @@ namespace {
 
 inline constexpr uint64_t kFewShotTag = 0x4645575348ull;  // "FEWSH"
 
-// Image i of `set`, normalised as the training data: (H, W, C) values.
-void copy_image(const data::LabeledImages& set, int64_t i, const data::InterleavedOptions& format,
-                float* out) {
-  const int64_t c = set.images.size(3);
-  const int64_t n = set.images.numel() / set.images.size(0);
-  const float* in = set.images.data<float>() + i * n;
-  for (int64_t p = 0; p < n; ++p) {
-    const size_t ch = format.mean.size() == 1 ? 0 : static_cast<size_t>(p % c);
-    out[p] = static_cast<float>((in[p] - format.mean[ch]) / format.std[ch]);
-  }
-}
-
 void append_caption(std::vector<int64_t>* ids, const std::string& text, int64_t eoc) {
   for (unsigned char ch : text) ids->push_back(ch);
   ids->push_back(eoc);
@@ -57,16 +45,13 @@ std::vector<FewShotResult> few_shot_classification(models::Flamingo& model,
       Tensor images = zeros({1, k + 1, h, w, c});
       std::vector<int64_t> prefix;
       for (int64_t j = 0; j < k; ++j) {
-        const auto r = kernels::philox4x32(gen.seed(), gen.reserve(1));
-        const uint64_t bits = (static_cast<uint64_t>(r[1]) << 32) | r[0];
-        const int64_t pick = static_cast<int64_t>(
-            data::detail::uniform_below(bits, static_cast<uint64_t>(support.images.size(0))));
-        copy_image(support, pick, f, images.data<float>() + j * h * w * c);
+        const int64_t pick = data::detail::draw_below(gen, support.images.size(0));
+        data::write_normalized_image(support, pick, f, images.data<float>() + j * h * w * c);
         prefix.push_back(f.image_token);
         const int64_t label = support.labels.data<int64_t>()[pick];
         append_caption(&prefix, data::caption(f.templates[0], class_names[label]), f.eoc_token);
       }
-      copy_image(queries, q, f, images.data<float>() + k * h * w * c);
+      data::write_normalized_image(queries, q, f, images.data<float>() + k * h * w * c);
       prefix.push_back(f.image_token);
 
       // Every candidate continuation in one batch (padded at the end, which

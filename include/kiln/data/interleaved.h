@@ -46,6 +46,11 @@ struct InterleavedOptions {
 // The class names of Fashion-MNIST, in label order (lower case).
 const std::vector<std::string>& fashion_mnist_class_names();
 
+// Writes image i of `set` (contiguous (N, H, W, C)) to `out` (H W C floats),
+// normalised by options.mean and options.std.
+void write_normalized_image(const LabeledImages& set, int64_t i, const InterleavedOptions& options,
+                            float* out);
+
 // One caption: the template with the class name filled in.
 std::string caption(const std::string& templ, const std::string& class_name);
 
