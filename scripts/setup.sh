@@ -7,6 +7,7 @@ packages=(
   g++ cmake ninja-build pkg-config git ca-certificates
   libeigen3-dev libdnnl-dev libabsl-dev nlohmann-json3-dev zlib1g-dev
   libsndfile1-dev  # audio files (WAV, FLAC) for the audio data readers
+  espeak-ng  # the speech part of the generated HARES-style audio benchmark
   ocl-icd-opencl-dev  # Debian's oneDNN CMake package requires OpenCL to be found
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin  # optional data-parallel training (docs/distributed.md)
