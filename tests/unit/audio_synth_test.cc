@@ -42,7 +42,7 @@ ToneOptions tone(uint64_t key = 7) {
 
 TEST(AudioSynth, NotePeaksAtItsFundamentalForEveryTimbre) {
   for (int t = 0; t < kNumTimbres; ++t) {
-    for (const double midi : {45.0, 57.0, 64.0, 72.0, 81.0}) {
+    for (const double midi : {45.0, 64.0, 81.0}) {
       const double hz = midi_to_hz(midi);
       const Tensor note = synth_note(hz, static_cast<Timbre>(t), tone());  // (T)
       ASSERT_EQ(note.size(0), kFft);
