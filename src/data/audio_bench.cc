@@ -9,7 +9,6 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
-#include <sstream>
 #include <system_error>
 #include <utility>
 
@@ -33,12 +32,6 @@ constexpr const char* kPitchClasses[] = {"C",  "C#", "D",  "D#", "E",  "F",
                                          "F#", "G",  "G#", "A",  "A#", "B"};
 constexpr uint64_t kSpeechTag = 0x535045454348ull, kMusicTag = 0x4d55534943ull,
                    kEnvTag = 0x454e56ull, kPoolTag = 0x504f4f4cull;
-
-double uniform(Generator& gen, double lo, double hi) {
-  const auto r = kernels::philox4x32(gen.seed(), gen.reserve(1));
-  const uint64_t bits = (static_cast<uint64_t>(r[1]) << 32) | r[0];
-  return lo + (hi - lo) * (static_cast<double>(bits >> 11) * 0x1.0p-53);
-}
 
 struct Clip {
   std::string path;                                // relative to the output directory
@@ -125,10 +118,10 @@ Clip speech_clip(const std::string& path, const SpeechDraw& d, const AudioBenchO
 SpeechDraw draw_speech(Generator& gen, const std::string& word, const std::string& voice) {
   return {word,
           voice,
-          static_cast<int64_t>(std::lround(uniform(gen, 140, 200))),
-          static_cast<int64_t>(std::lround(uniform(gen, 40, 60))),
-          uniform(gen, 0, 1),
-          uniform(gen, -12, -1)};
+          static_cast<int64_t>(std::lround(detail::draw_uniform(gen, 140, 200))),
+          static_cast<int64_t>(std::lround(detail::draw_uniform(gen, 40, 60))),
+          detail::draw_uniform(gen, 0, 1),
+          detail::draw_uniform(gen, -12, -1)};
 }
 
 struct MusicDraw {
@@ -144,10 +137,10 @@ MusicDraw draw_music(Generator& gen, int64_t pitch_class, int64_t timbre, int ch
   d.midi = {root};
   if (chord) d.midi = {root, root + (chord == 1 ? 4 : 3), root + 7};  // major, minor
   d.timbre = timbre;
-  d.duration = uniform(gen, 0.6, 0.9);
-  d.start = uniform(gen, 0, 1);
-  d.attack = uniform(gen, 0.005, 0.03);
-  d.level_db = uniform(gen, -12, -1);
+  d.duration = detail::draw_uniform(gen, 0.6, 0.9);
+  d.start = detail::draw_uniform(gen, 0, 1);
+  d.attack = detail::draw_uniform(gen, 0.005, 0.03);
+  d.level_db = detail::draw_uniform(gen, -12, -1);
   d.key = detail::derive_key(gen.seed(), gen.reserve(1));
   return d;
 }
@@ -180,9 +173,9 @@ struct EnvDraw {
 EnvDraw draw_env(Generator& gen, int64_t type, int64_t count) {
   return {type,
           count,
-          uniform(gen, 0, 1) < 0.5,
-          uniform(gen, -55, -40),
-          uniform(gen, -12, -1),
+          detail::draw_uniform(gen, 0, 1) < 0.5,
+          detail::draw_uniform(gen, -55, -40),
+          detail::draw_uniform(gen, -12, -1),
           detail::derive_key(gen.seed(), gen.reserve(1))};
 }
 

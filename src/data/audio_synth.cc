@@ -17,13 +17,6 @@ constexpr double kTwoPi = 2.0 * std::numbers::pi;
 constexpr uint64_t kChordTag = 0x43484f5244ull;  // "CHORD"
 constexpr uint64_t kEventTag = 0x4556454e54ull;  // "EVENT"
 
-// Uniform in [lo, hi] from the generator's next Philox block.
-double uniform(Generator& gen, double lo, double hi) {
-  const auto r = kernels::philox4x32(gen.seed(), gen.reserve(1));
-  const uint64_t bits = (static_cast<uint64_t>(r[1]) << 32) | r[0];
-  return lo + (hi - lo) * (static_cast<double>(bits >> 11) * 0x1.0p-53);
-}
-
 // n uniform samples in [-1, 1) under Philox key `key`.
 std::vector<double> noise(uint64_t key, int64_t n) {
   std::vector<double> out(static_cast<size_t>(n));
@@ -199,7 +192,7 @@ Tensor synth_event(EventType type, int64_t sample_rate, Generator& gen) {
   KILN_CHECK(sample_rate >= 8000, "synth_event: sample rate ", sample_rate, " below 8000 Hz");
   const auto sr = static_cast<double>(sample_rate);
   const uint64_t key = detail::derive_key(gen.seed() ^ kEventTag, gen.reserve(1));
-  const double a = uniform(gen, 0.0, 1.0), b = uniform(gen, 0.0, 1.0);
+  const double a = detail::draw_uniform(gen, 0.0, 1.0), b = detail::draw_uniform(gen, 0.0, 1.0);
   std::vector<double> x;
   auto length = [&](double seconds) { return static_cast<int64_t>(std::round(seconds * sr)); };
   switch (type) {
@@ -213,7 +206,7 @@ Tensor synth_event(EventType type, int64_t sample_rate, Generator& gen) {
       // Exponential sweep, up or down, between [400, 800] and [2000, 4000] Hz.
       const int64_t len = length(0.05 + 0.05 * a);
       const double lo = 400.0 * std::pow(2.0, a), hi = 4000.0 / std::pow(2.0, b);
-      const bool up = uniform(gen, 0.0, 1.0) < 0.5;
+      const bool up = detail::draw_uniform(gen, 0.0, 1.0) < 0.5;
       const double f0 = up ? lo : hi, f1 = up ? hi : lo;
       const double dur = static_cast<double>(len) / sr, k = std::log(f1 / f0) / dur;
       x.resize(static_cast<size_t>(len));
@@ -268,14 +261,15 @@ EventClip synth_event_clip(EventType type, const EventClipOptions& o, Generator&
   // and between onsets (the rest after the last).
   std::vector<double> onsets(static_cast<size_t>(o.count));
   if (o.regular) {
-    const double gap = o.count > 1 ? uniform(gen, 0.0, slack / double(o.count - 1)) : 0.0;
-    const double start = first + uniform(gen, 0.0, slack - gap * double(o.count - 1));
+    const double gap =
+        o.count > 1 ? detail::draw_uniform(gen, 0.0, slack / double(o.count - 1)) : 0.0;
+    const double start = first + detail::draw_uniform(gen, 0.0, slack - gap * double(o.count - 1));
     for (int64_t i = 0; i < o.count; ++i)
       onsets[size_t(i)] = start + double(i) * (o.min_gap_s + gap);
   } else {
     std::vector<double> weight(static_cast<size_t>(o.count + 1));
     double total = 0.0;
-    for (double& w : weight) total += (w = uniform(gen, 0.05, 1.0));
+    for (double& w : weight) total += (w = detail::draw_uniform(gen, 0.05, 1.0));
     double onset = first;
     for (int64_t i = 0; i < o.count; ++i) {
       onset += (i > 0 ? o.min_gap_s : 0.0) + weight[size_t(i)] / total * slack;
@@ -295,7 +289,7 @@ EventClip synth_event_clip(EventType type, const EventClipOptions& o, Generator&
   const double bg = rms > 0 ? std::pow(10.0, o.background_db / 20.0) / rms : 0.0;
   for (double& v : x) v *= bg;
   for (int64_t start : clip.onsets) {
-    const double gain = std::pow(10.0, uniform(gen, o.min_event_db, 0.0) / 20.0);
+    const double gain = std::pow(10.0, detail::draw_uniform(gen, o.min_event_db, 0.0) / 20.0);
     const Tensor event = synth_event(type, o.sample_rate, gen);  // (L)
     const float* e = event.data<float>();
     for (int64_t n = 0; n < event.size(0) && start + n < t; ++n) {
