@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "kiln/data/audio_bench.h"
 #include "tools/kiln/commands.h"
 
@@ -10,7 +11,7 @@ namespace kiln::cli {
 namespace {
 constexpr char kHelp[] =
     "usage: kiln audio-bench generate --out DIR [--per-class N] [--pool N] [--seed S]\n"
-    "                                 [--seconds X]\n"
+    "                                 [--seconds X] [--domains speech,music,environment]\n"
     "\n"
     "Generates a small HARES-like audio benchmark (include/kiln/data/audio_bench.h):\n"
     "speech words spoken by espeak-ng in eight voices (tasks speech_word,\n"
@@ -22,7 +23,8 @@ constexpr char kHelp[] =
     "  --per-class N  at least N clips per class of every task (default 40)\n"
     "  --pool N       unlabelled clips per domain (default 200)\n"
     "  --seed S       everything is a function of the seed (default 0)\n"
-    "  --seconds X    clip length (default 1.0)\n"
+    "  --seconds X    clip length (default 1.0, at least 0.8)\n"
+    "  --domains L    a comma-separated subset of speech, music, environment\n"
     "\n"
     "A rerun skips clips already there and matching; it never overwrites or\n"
     "deletes a file that does not match (another seed, another program's file).\n"
@@ -30,7 +32,8 @@ constexpr char kHelp[] =
 }  // namespace
 
 int audio_bench_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = parse_args(argv, {"out", "per-class", "pool", "seed", "seconds"}, {});
+  absl::StatusOr<Args> args =
+      parse_args(argv, {"out", "per-class", "pool", "seed", "seconds", "domains"}, {});
   if (!args.ok()) return fail(std::string(args.status().message()));
   if (args->help) {
     std::fputs(kHelp, stdout);
@@ -55,6 +58,9 @@ int audio_bench_command(const std::vector<std::string>& argv) {
     const std::optional<std::vector<double>> x = parse_numbers(*seconds);
     if (!x || x->size() != 1) return fail("--seconds needs a number");
     o.clip_seconds = (*x)[0];
+  }
+  if (std::optional<std::string> domains = args->option("domains")) {
+    o.domains = absl::StrSplit(*domains, ',', absl::SkipEmpty());
   }
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<data::AudioBenchReport> report = data::generate_audio_bench(
