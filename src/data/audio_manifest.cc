@@ -57,7 +57,7 @@ absl::StatusOr<AudioManifest> read_audio_manifest(const std::string& path, bool 
     absl::string_view row = absl::StripSuffix(raw, "\r");
     if (absl::StripAsciiWhitespace(row).empty()) continue;
     const std::vector<std::string> fields = absl::StrSplit(row, ',');
-    if (column.empty() && columns == 0) {
+    if (columns == 0) {
       columns = static_cast<int64_t>(fields.size());
       for (size_t i = 0; i < fields.size(); ++i) {
         column[std::string(absl::StripAsciiWhitespace(fields[i]))] = static_cast<int>(i);
