@@ -3,6 +3,8 @@
 // rendered and written unless a matching file is already there.
 #include "kiln/data/audio_bench.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -296,7 +298,7 @@ absl::Status write_manifest(const fs::path& path, const std::string& contents) {
                      ": exists with other contents (another seed or size?); not overwriting it: "
                      "generate into a new directory or move it away"));
   }
-  const fs::path tmp = path.string() + ".tmp";
+  const fs::path tmp = absl::StrCat(path.string(), ".tmp", getpid());
   {
     std::ofstream out(tmp, std::ios::binary);
     out << contents;
