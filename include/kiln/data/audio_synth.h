@@ -18,7 +18,7 @@ enum class Timbre {
   kSine,      // the fundamental alone, ADSR envelope
   kSquare,    // odd harmonics at 1/k, ADSR
   kSawtooth,  // all harmonics at 1/k, ADSR
-  kPlucked,   // Karplus-Strong string, tuned by an all-pass fractional delay
+  kPlucked,   // Karplus-Strong string plucked (triangle plus noise), all-pass tuned
   kBell,      // inharmonic partials (1, 2.76, 5.40, 8.93), exponential decay
 };
 inline constexpr int kNumTimbres = 5;
