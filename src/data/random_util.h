@@ -34,4 +34,12 @@ inline int64_t draw_below(Generator& gen, int64_t n) {
   return static_cast<int64_t>(uniform_below(bits, static_cast<uint64_t>(n)));
 }
 
+// Uniform double in [lo, hi) from 53 bits of the generator's next Philox
+// block.
+inline double draw_uniform(Generator& gen, double lo, double hi) {
+  const auto r = kernels::philox4x32(gen.seed(), gen.reserve(1));
+  const uint64_t bits = (static_cast<uint64_t>(r[1]) << 32) | r[0];
+  return lo + (hi - lo) * (static_cast<double>(bits >> 11) * 0x1.0p-53);
+}
+
 }  // namespace kiln::data::detail

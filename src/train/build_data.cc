@@ -118,6 +118,14 @@ absl::StatusOr<Splits> load_splits(const ExperimentConfig& config) {
     s.input_shape = {d.sequence_length};
     s.num_classes = 256;
     s.images = false;
+  } else if (d.name == "audio_manifest" || d.name == "audio_views") {
+    absl::StatusOr<AudioSplits> audio = load_audio_splits(config);
+    if (!audio.ok()) return audio.status();
+    s.train = audio->train;
+    s.eval = audio->eval;
+    s.input_shape = audio->input_shape;
+    s.num_classes = audio->num_classes;
+    s.images = false;
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat(config.file, ": key data.name has unknown value \"", d.name, "\""));
@@ -146,6 +154,9 @@ DataSignature data_signature(const DataConfig& d) {
   if (d.name == "cifar10") return {{32, 32, 3}, 10, false};
   if (d.name == "text" || d.name == "fashion_mnist_captions") {
     return {{d.sequence_length}, data::kByteVocabSize, true};
+  }
+  if (d.name == "audio_manifest" || d.name == "audio_views") {
+    return audio_data_signature(d);
   }
   return {d.image_shape, d.num_classes, false};
 }

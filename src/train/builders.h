@@ -45,6 +45,19 @@ struct DataSignature {
 };
 DataSignature data_signature(const DataConfig& config);
 
+// The train and test splits of data.name audio_manifest / audio_views
+// (build_audio_data.cc): examples, per-example input shape ((F, n_mels, 1)
+// log-mel or (T) waveform) and class count (0 for views).
+struct AudioSplits {
+  data::DatasetPtr train, eval;
+  std::vector<int64_t> input_shape;
+  int64_t num_classes = 0;
+};
+absl::StatusOr<AudioSplits> load_audio_splits(const ExperimentConfig& config);
+// An audio dataset's input shape and class count (from its manifest, if
+// readable), without loading the audio.
+DataSignature audio_data_signature(const DataConfig& data);
+
 // The token format and image normalisation of data fashion_mnist_captions
 // (shared with kiln fewshot), and its Fashion-MNIST directory.
 data::InterleavedOptions fashion_mnist_captions_format(const DataConfig& data);

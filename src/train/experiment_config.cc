@@ -53,11 +53,32 @@ void parse_augment(ObjectReader r, AugmentConfig* a) {
   r.finish();
 }
 
+void parse_audio(ObjectReader r, AudioDataConfig* a) {
+  r.read("clip_seconds", &a->clip_seconds);
+  r.check_range("clip_seconds", a->clip_seconds, 0.05, 600.0);
+  r.read("features", &a->features);
+  r.check_one_of("features", a->features, {"log_mel", "waveform"});
+  r.read("n_mels", &a->n_mels);
+  r.check_range("n_mels", static_cast<double>(a->n_mels), 1, 256);
+  r.read("standardize", &a->standardize);
+  r.read("crop_seconds", &a->crop_seconds);
+  r.check_range("crop_seconds", a->crop_seconds, 0.0, a->clip_seconds);
+  r.read("gain", &a->gain);
+  r.read("min_gain_db", &a->min_gain_db);
+  r.read("max_gain_db", &a->max_gain_db);
+  r.check_range("max_gain_db", a->max_gain_db, a->min_gain_db, 60.0);
+  r.read("noise", &a->noise);
+  r.read("min_snr_db", &a->min_snr_db);
+  r.read("max_snr_db", &a->max_snr_db);
+  r.check_range("max_snr_db", a->max_snr_db, a->min_snr_db, 200.0);
+  r.finish();
+}
+
 void parse_data(ObjectReader r, DataConfig* d) {
   r.read("name", &d->name);
-  r.check_one_of(
-      "name", d->name,
-      {"fashion_mnist", "mnist", "cifar10", "text", "synthetic_images", "fashion_mnist_captions"});
+  r.check_one_of("name", d->name,
+                 {"fashion_mnist", "mnist", "cifar10", "text", "synthetic_images",
+                  "fashion_mnist_captions", "audio_manifest", "audio_views"});
   r.read("path", &d->path);
   r.read("batch_size", &d->batch_size);
   r.check_range("batch_size", static_cast<double>(d->batch_size), 1, 1e9);
@@ -94,6 +115,7 @@ void parse_data(ObjectReader r, DataConfig* d) {
   r.check_range("limit_train", static_cast<double>(d->limit_train), 0, 1e12);
   r.read("limit_eval", &d->limit_eval);
   r.check_range("limit_eval", static_cast<double>(d->limit_eval), 0, 1e12);
+  parse_audio(r.object("audio"), &d->audio);
   r.finish();
 }
 

@@ -22,6 +22,7 @@ int curves_command(const std::vector<std::string>& args);        // lm_commands.
 int needle_command(const std::vector<std::string>& args);        // lm_commands.cc
 int spp_command(const std::vector<std::string>& args);
 int fewshot_command(const std::vector<std::string>& args);
+int audio_bench_command(const std::vector<std::string>& args);
 
 // Parsed arguments: positionals, repeated "--set k=v", "--flag value"
 // options and bare flags.

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "kiln/tensor/tensor.h"
 
@@ -25,6 +26,17 @@ struct Waveform {
 // the header declares, a decoder error, a WAV data chunk longer than the
 // file).
 absl::StatusOr<Waveform> read_audio(const std::string& path);
+
+// Writes `waveform` (T) f32 to `path` as a 16-bit PCM mono WAV (samples
+// clipped to [-1, 1]) whose comment string is `comment`, atomically: written
+// under a temporary name beside `path`, then renamed over it.
+absl::Status write_wav(const std::string& path, const Waveform& waveform,
+                       const std::string& comment = "");
+
+// The comment string of the audio file at `path` ("" when it has none);
+// NotFound for a missing file, DataLoss for one libsndfile cannot open. Reads
+// only the header: read_audio checks the samples.
+absl::StatusOr<std::string> read_audio_comment(const std::string& path);
 
 // The windowed-sinc low-pass filter resample() interpolates with.
 //

@@ -46,9 +46,30 @@ struct AugmentConfig {
   int64_t multiplicity = 1;  // augmentation multiplicity m (batch holds B/m images)
 };
 
+// The audio datasets: "audio_manifest" (the labelled clips of the manifest
+// at data.path, {"image": (F, n_mels, 1), "label": ()}) and "audio_views"
+// (two augmented views of each clip of a manifest, labels ignored, for
+// SimCLR: {"view1", "view2"}: (F, n_mels, 1) each). Both take the train and
+// test splits of the manifest (data/audio_manifest.h).
+struct AudioDataConfig {
+  double clip_seconds = 1.0;         // every clip cut or zero-padded to this
+  std::string features = "log_mel";  // or "waveform": (T) under "audio" (view1 / view2)
+  int64_t n_mels = 80;               // 25 ms windows every 10 ms at 16 kHz
+  bool standardize = true;           // log-mel: minus the train split's mean, over its std
+  // audio_views: each view a random crop of crop_seconds (0: the whole clip),
+  // then random gain and added noise.
+  double crop_seconds = 0.0;
+  bool gain = true;
+  double min_gain_db = -6.0;
+  double max_gain_db = 6.0;
+  bool noise = true;
+  double min_snr_db = 10.0;
+  double max_snr_db = 40.0;
+};
+
 struct DataConfig {
   // "fashion_mnist", "mnist", "cifar10", "text", "synthetic_images",
-  // "fashion_mnist_captions".
+  // "fashion_mnist_captions", "audio_manifest", "audio_views".
   std::string name = "fashion_mnist";
   std::string path;  // directory or file; datasets have defaults
   int64_t batch_size = 64;
@@ -76,6 +97,7 @@ struct DataConfig {
   // Use only the first N training examples (0: all), for quick runs.
   int64_t limit_train = 0;
   int64_t limit_eval = 0;
+  AudioDataConfig audio;
 };
 
 // The seed of data.permute_pixels' permutation (models that keep the
