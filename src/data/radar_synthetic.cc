@@ -1,0 +1,256 @@
+// radar_synthetic: spectrally shaped latent fields, thresholded into rain
+// cells, advected by smooth time-varying winds (data/radar.h describes the
+// model).
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <numbers>
+#include <utility>
+#include <vector>
+
+#include "kiln/core/error.h"
+#include "kiln/data/radar.h"
+#include "src/data/radar_util.h"
+#include "src/data/random_util.h"
+
+namespace kiln::data {
+namespace {
+
+constexpr uint64_t kRadarTag = 0x5241444152ull;  // "RADAR"
+constexpr int64_t kMotionModes = 3;
+constexpr double kMaxRate = 128.0;  // mm/h, the UK composite's clip
+
+using Plane = std::vector<float>;
+
+// Uniform and normal draws from Philox blocks keyed by (seed, index).
+class Draws {
+ public:
+  explicit Draws(uint64_t key) : key_(key) {}
+  double uniform() { return (static_cast<double>(bits32()) + 0.5) * 0x1p-32; }
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+  // Two N(0, 1) draws (Box-Muller) from one block.
+  std::pair<double, double> normal_pair() {
+    const auto r = kernels::philox4x32(key_, counter_++);
+    const double u1 = (static_cast<double>(r[0]) + 0.5) * 0x1p-32;
+    const double u2 = (static_cast<double>(r[1]) + 0.5) * 0x1p-32;
+    const double radius = std::sqrt(-2.0 * std::log(u1));
+    const double angle = 2.0 * std::numbers::pi * u2;
+    return {radius * std::cos(angle), radius * std::sin(angle)};
+  }
+
+ private:
+  uint32_t bits32() { return kernels::philox4x32(key_, counter_++)[0]; }
+  uint64_t key_;
+  uint64_t counter_ = 0;
+};
+
+// A (h, w) periodic field with 2-D power spectrum ~ (|k|^2 + k0^2)^(-slope/2)
+// (k in cycles per pixel, k0 one cycle per domain), mean 0 and variance 1.
+Plane spectral_field(Draws& draws, int64_t h, int64_t w, double slope) {
+  std::vector<std::complex<double>> grid(static_cast<size_t>(h * w));
+  for (size_t i = 0; i < grid.size(); i += 2) {
+    const auto [a, b] = draws.normal_pair();
+    grid[i] = a;
+    if (i + 1 < grid.size()) grid[i + 1] = b;
+  }
+  detail::fft2d(grid, h, w, /*inverse=*/false);
+  const double k0 = 1.0 / static_cast<double>(std::max(h, w));
+  for (int64_t ky = 0; ky < h; ++ky) {
+    const double fy = static_cast<double>(ky <= h / 2 ? ky : ky - h) / h;
+    for (int64_t kx = 0; kx < w; ++kx) {
+      const double fx = static_cast<double>(kx <= w / 2 ? kx : kx - w) / w;
+      // White noise times a real, even amplitude stays a real field.
+      grid[ky * w + kx] *=
+          ky == 0 && kx == 0 ? 0.0 : std::pow(fy * fy + fx * fx + k0 * k0, -slope / 4);
+    }
+  }
+  detail::fft2d(grid, h, w, /*inverse=*/true);
+  double sum = 0, sum2 = 0;
+  for (const auto& c : grid) {
+    sum += c.real();
+    sum2 += c.real() * c.real();
+  }
+  const double n = static_cast<double>(grid.size());
+  const double mean = sum / n;
+  const double sd = std::sqrt(std::max(sum2 / n - mean * mean, 1e-30));
+  Plane out(grid.size());
+  for (size_t i = 0; i < grid.size(); ++i)
+    out[i] = static_cast<float>((grid[i].real() - mean) / sd);
+  return out;
+}
+
+// The z with P(N(0, 1) > z) = p, by bisection.
+double normal_upper_quantile(double p) {
+  double lo = -10, hi = 10;
+  for (int i = 0; i < 100; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (0.5 * std::erfc(mid / std::numbers::sqrt2) > p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+// The wind: a slowly turning mean plus divergence-free stream-function
+// modes of low wavenumber whose phases drift.
+struct Wind {
+  double speed = 0, angle = 0, turn = 0;
+  struct Mode {
+    double ky = 0, kx = 0;  // cycles per domain
+    double ey = 0, ex = 0;  // unit direction, perpendicular to (ky, kx)
+    double phase = 0, drift = 0, amplitude = 0;
+  };
+  std::vector<Mode> modes;
+
+  std::array<double, 2> mean(int64_t t) const {
+    const double a = angle + turn * static_cast<double>(t);
+    return {speed * std::sin(a), speed * std::cos(a)};
+  }
+
+  // The motion (H, W, 2) of step t - 1 -> t on the (h, w) domain.
+  void field(int64_t t, int64_t h, int64_t w, Plane& v) const {
+    const auto [my, mx] = mean(t);
+    for (int64_t i = 0; i < h * w; ++i) {
+      v[2 * i] = static_cast<float>(my);
+      v[2 * i + 1] = static_cast<float>(mx);
+    }
+    std::vector<double> cos_x(static_cast<size_t>(w)), sin_x(static_cast<size_t>(w));
+    for (const Mode& m : modes) {
+      for (int64_t x = 0; x < w; ++x) {
+        const double a = 2 * std::numbers::pi * m.kx * static_cast<double>(x) / w;
+        cos_x[x] = std::cos(a);
+        sin_x[x] = std::sin(a);
+      }
+      for (int64_t y = 0; y < h; ++y) {
+        const double b = 2 * std::numbers::pi * m.ky * static_cast<double>(y) / h + m.phase +
+                         m.drift * static_cast<double>(t);
+        const double cb = std::cos(b), sb = std::sin(b);
+        float* row = v.data() + 2 * y * w;
+        for (int64_t x = 0; x < w; ++x) {
+          const double c = m.amplitude * (cos_x[x] * cb - sin_x[x] * sb);  // cos(a + b)
+          row[2 * x] += static_cast<float>(c * m.ey);
+          row[2 * x + 1] += static_cast<float>(c * m.ex);
+        }
+      }
+    }
+  }
+};
+
+Wind draw_wind(const RadarSyntheticOptions& o, Draws& draws, int64_t h, int64_t w) {
+  Wind wind;
+  wind.speed = draws.uniform(0.5, 1.0) * o.max_speed;
+  wind.angle = draws.uniform(0, 2 * std::numbers::pi);
+  wind.turn = draws.uniform(-o.max_turn, o.max_turn);
+  for (int64_t m = 0; m < kMotionModes; ++m) {
+    Wind::Mode mode;
+    do {
+      mode.ky = std::floor(draws.uniform(-2, 3));
+      mode.kx = std::floor(draws.uniform(-2, 3));
+    } while (mode.ky == 0 && mode.kx == 0);
+    // Perpendicular to the wavevector in pixel units: divergence free.
+    const double gy = mode.ky / h, gx = mode.kx / w, norm = std::hypot(gy, gx);
+    mode.ey = gx / norm;
+    mode.ex = -gy / norm;
+    mode.phase = draws.uniform(0, 2 * std::numbers::pi);
+    mode.drift = draws.uniform(-0.05, 0.05);
+    mode.amplitude = o.motion_variation * wind.speed * std::sqrt(2.0 / kMotionModes);
+    wind.modes.push_back(mode);
+  }
+  return wind;
+}
+
+class RadarSynthetic final : public Dataset {
+ public:
+  explicit RadarSynthetic(RadarSyntheticOptions options) : o_(options) {}
+  int64_t size() const override { return o_.size; }
+
+ protected:
+  Example get_checked(int64_t index, const EpochKey&) const override {
+    return Example{{kFramesKey, generate_radar_sequence(o_, index).frames}};
+  }
+
+ private:
+  RadarSyntheticOptions o_;
+};
+
+}  // namespace
+
+void check_radar_options(const RadarSyntheticOptions& o) {
+  auto in = [](double v, double lo, double hi) { return v >= lo && v <= hi; };
+  KILN_CHECK(o.size >= 0, "radar_synthetic: size must be >= 0, got ", o.size);
+  KILN_CHECK(o.height >= 4 && o.width >= 4, "radar_synthetic: frames must be at least 4 x 4, got ",
+             o.height, " x ", o.width);
+  KILN_CHECK(o.context_frames >= 1 && o.lead_frames >= 0,
+             "radar_synthetic: need context_frames >= 1 and lead_frames >= 0, got ",
+             o.context_frames, " and ", o.lead_frames);
+  KILN_CHECK(in(o.max_speed, 0, 64), "radar_synthetic: max_speed must be in [0, 64], got ",
+             o.max_speed);
+  KILN_CHECK(in(o.motion_variation, 0, 4),
+             "radar_synthetic: motion_variation must be in [0, 4], got ", o.motion_variation);
+  KILN_CHECK(in(o.max_turn, 0, 1), "radar_synthetic: max_turn must be in [0, 1], got ", o.max_turn);
+  KILN_CHECK(o.growth >= 0 && o.growth < 1, "radar_synthetic: growth must be in [0, 1), got ",
+             o.growth);
+  KILN_CHECK(o.growth_period > 0, "radar_synthetic: growth_period must be > 0, got ",
+             o.growth_period);
+  KILN_CHECK(
+      o.min_wet_fraction > 0 && o.min_wet_fraction <= o.max_wet_fraction && o.max_wet_fraction < 1,
+      "radar_synthetic: need 0 < min_wet_fraction <= max_wet_fraction < 1, got ",
+      o.min_wet_fraction, " and ", o.max_wet_fraction);
+  KILN_CHECK(in(o.spectral_slope, 0, 8), "radar_synthetic: spectral_slope must be in [0, 8], got ",
+             o.spectral_slope);
+  KILN_CHECK(o.rate_gain > 0 && o.rate_gain <= 10,
+             "radar_synthetic: rate_gain must be in (0, 10], got ", o.rate_gain);
+}
+
+RadarSequence generate_radar_sequence(const RadarSyntheticOptions& o, int64_t index) {
+  check_radar_options(o);
+  KILN_CHECK(index >= 0, "radar_synthetic: index must be >= 0, got ", index);
+  Draws draws(
+      detail::derive_key(detail::derive_key(o.seed, kRadarTag), static_cast<uint64_t>(index)));
+  const int64_t h = o.height, w = o.width, frames = o.context_frames + o.lead_frames;
+  // A periodic domain twice the frame: what flows in has not been seen.
+  const int64_t dh = 2 * h, dw = 2 * w, oy = h / 2, ox = w / 2;
+
+  RadarSequence seq;
+  seq.wet_fraction = draws.uniform(o.min_wet_fraction, o.max_wet_fraction);
+  const double threshold = normal_upper_quantile(seq.wet_fraction);
+  const Wind wind = draw_wind(o, draws, dh, dw);
+  const Plane z0 = spectral_field(draws, dh, dw, o.spectral_slope);
+  // Growth and decay: smoother fields (two more powers of k) mixed in.
+  const Plane g1 = spectral_field(draws, dh, dw, o.spectral_slope + 2);
+  const Plane g2 = spectral_field(draws, dh, dw, o.spectral_slope + 2);
+  const double keep = std::sqrt(1 - o.growth * o.growth);
+  const double omega = 0.5 * std::numbers::pi / o.growth_period;
+
+  seq.frames = Tensor::empty({frames, h, w, 1});  // (T, H, W, 1)
+  float* out = seq.frames.data<float>();
+  Plane d(static_cast<size_t>(dh * dw * 2), 0.0f), next(d.size()), v(d.size());
+  for (int64_t t = 0; t < frames; ++t) {
+    if (t > 0) {
+      wind.field(t, dh, dw, v);
+      detail::compose_displacement(d.data(), v.data(), next.data(), dh, dw, Boundary::kWrap);
+      d.swap(next);
+    }
+    seq.mean_motion.push_back(t > 0 ? wind.mean(t) : std::array<double, 2>{0, 0});
+    const double c = o.growth * std::cos(omega * t), s = o.growth * std::sin(omega * t);
+    for (int64_t y = 0; y < h; ++y) {
+      for (int64_t x = 0; x < w; ++x) {
+        const int64_t i = (y + oy) * dw + (x + ox);
+        const double sy = static_cast<double>(y + oy) - d[2 * i];
+        const double sx = static_cast<double>(x + ox) - d[2 * i + 1];
+        const double z =
+            keep * detail::sample_bilinear(z0.data(), dh, dw, sy, sx, Boundary::kWrap) +
+            c * detail::sample_bilinear(g1.data(), dh, dw, sy, sx, Boundary::kWrap) +
+            s * detail::sample_bilinear(g2.data(), dh, dw, sy, sx, Boundary::kWrap);
+        const double rate = z > threshold ? std::expm1(o.rate_gain * (z - threshold)) : 0.0;
+        out[(t * h + y) * w + x] = static_cast<float>(std::min(rate, kMaxRate));
+      }
+    }
+  }
+  return seq;
+}
+
+DatasetPtr radar_synthetic(const RadarSyntheticOptions& options) {
+  check_radar_options(options);
+  return std::make_shared<RadarSynthetic>(options);
+}
+
+}  // namespace kiln::data
