@@ -22,6 +22,8 @@ int curves_command(const std::vector<std::string>& args);        // lm_commands.
 int needle_command(const std::vector<std::string>& args);        // lm_commands.cc
 int spp_command(const std::vector<std::string>& args);
 int fewshot_command(const std::vector<std::string>& args);
+int nowcast_command(const std::vector<std::string>& args);       // nowcast_command.cc
+int radar_export_command(const std::vector<std::string>& args);  // nowcast_command.cc
 
 // Parsed arguments: positionals, repeated "--set k=v", "--flag value"
 // options and bare flags.

@@ -35,6 +35,10 @@ constexpr char kUsage[] =
     "                     needle-in-a-haystack retrieval of a language model\n"
     "  spp CONFIG|SPP_FILE [--set ...] [--vary 'k=[a,b]'] [--gaussian] [--output DIR]\n"
     "                     signal propagation plots of an NF model at initialisation\n"
+    "  nowcast CONFIG [--set ...] [--batches N] [--png FILE] [--json]\n"
+    "                     CSI, CRPS and PSD of nowcast baselines on held-out radar data\n"
+    "  radar-export CONFIG --out FILE.npy [--count N]\n"
+    "                     write a radar dataset's sequences as an npy file\n"
     "\n"
     "Run 'kiln COMMAND --help' for a command's options.\n";
 
@@ -49,11 +53,12 @@ int main(int argc, char** argv) {
   const std::string command = args[0];
   args.erase(args.begin());
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
-      {"train", kiln::cli::train_command},   {"eval", kiln::cli::eval_command},
-      {"info", kiln::cli::info_command},     {"sweep", kiln::cli::sweep_command},
-      {"bench", kiln::cli::bench_command},   {"rankcollapse", kiln::cli::rankcollapse_command},
-      {"curves", kiln::cli::curves_command}, {"needle", kiln::cli::needle_command},
-      {"spp", kiln::cli::spp_command},       {"fewshot", kiln::cli::fewshot_command},
+      {"train", kiln::cli::train_command},     {"eval", kiln::cli::eval_command},
+      {"info", kiln::cli::info_command},       {"sweep", kiln::cli::sweep_command},
+      {"bench", kiln::cli::bench_command},     {"rankcollapse", kiln::cli::rankcollapse_command},
+      {"curves", kiln::cli::curves_command},   {"needle", kiln::cli::needle_command},
+      {"spp", kiln::cli::spp_command},         {"fewshot", kiln::cli::fewshot_command},
+      {"nowcast", kiln::cli::nowcast_command}, {"radar-export", kiln::cli::radar_export_command},
   };
   auto it = commands.find(command);
   if (it == commands.end()) {
