@@ -44,49 +44,45 @@ class Draws {
   uint64_t counter_ = 0;
 };
 
-// A (h, w) periodic field with 2-D power spectrum ~ (|k|^2 + k0^2)^(-slope/2)
-// (k in cycles per pixel, k0 one cycle per domain), mean 0 and variance 1.
-Plane spectral_field(Draws& draws, int64_t h, int64_t w, double slope) {
+// Two independent periodic fields, interleaved (h, w, 2), with 2-D power
+// spectrum ~ (|f|^2 + f0^2)^(-slope/2): f in cycles per domain pixel, where
+// one grid cell spans `cell` domain pixels, and f0 one cycle per domain.
+// Complex white noise shaped in the frequency domain and transformed back
+// gives both at once (its real and imaginary parts), each normalised to
+// mean 0 and variance 1.
+Plane spectral_fields(Draws& draws, int64_t h, int64_t w, int64_t cell, double slope) {
   std::vector<std::complex<double>> grid(static_cast<size_t>(h * w));
-  for (size_t i = 0; i < grid.size(); i += 2) {
-    const auto [a, b] = draws.normal_pair();
-    grid[i] = a;
-    if (i + 1 < grid.size()) grid[i + 1] = b;
-  }
-  detail::fft2d(grid, h, w, /*inverse=*/false);
-  const double k0 = 1.0 / static_cast<double>(std::max(h, w));
+  const double f0 = 1.0 / static_cast<double>(std::max(h, w) * cell);
   for (int64_t ky = 0; ky < h; ++ky) {
-    const double fy = static_cast<double>(ky <= h / 2 ? ky : ky - h) / h;
+    const double fy =
+        static_cast<double>(ky <= h / 2 ? ky : ky - h) / static_cast<double>(h * cell);
     for (int64_t kx = 0; kx < w; ++kx) {
-      const double fx = static_cast<double>(kx <= w / 2 ? kx : kx - w) / w;
-      // White noise times a real, even amplitude stays a real field.
-      grid[ky * w + kx] *=
-          ky == 0 && kx == 0 ? 0.0 : std::pow(fy * fy + fx * fx + k0 * k0, -slope / 4);
+      const double fx =
+          static_cast<double>(kx <= w / 2 ? kx : kx - w) / static_cast<double>(w * cell);
+      const auto [a, b] = draws.normal_pair();
+      const double amplitude =
+          ky == 0 && kx == 0 ? 0.0 : std::pow(fy * fy + fx * fx + f0 * f0, -slope / 4);
+      grid[ky * w + kx] = {a * amplitude, b * amplitude};
     }
   }
   detail::fft2d(grid, h, w, /*inverse=*/true);
-  double sum = 0, sum2 = 0;
-  for (const auto& c : grid) {
-    sum += c.real();
-    sum2 += c.real() * c.real();
+  Plane out(static_cast<size_t>(h * w * 2));
+  for (int part = 0; part < 2; ++part) {
+    double sum = 0, sum2 = 0;
+    for (const auto& c : grid) {
+      const double v = part == 0 ? c.real() : c.imag();
+      sum += v;
+      sum2 += v * v;
+    }
+    const double n = static_cast<double>(grid.size());
+    const double mean = sum / n;
+    const double sd = std::sqrt(std::max(sum2 / n - mean * mean, 1e-30));
+    for (size_t i = 0; i < grid.size(); ++i) {
+      const double v = part == 0 ? grid[i].real() : grid[i].imag();
+      out[2 * i + part] = static_cast<float>((v - mean) / sd);
+    }
   }
-  const double n = static_cast<double>(grid.size());
-  const double mean = sum / n;
-  const double sd = std::sqrt(std::max(sum2 / n - mean * mean, 1e-30));
-  Plane out(grid.size());
-  for (size_t i = 0; i < grid.size(); ++i)
-    out[i] = static_cast<float>((grid[i].real() - mean) / sd);
   return out;
-}
-
-// The z with P(N(0, 1) > z) = p, by bisection.
-double normal_upper_quantile(double p) {
-  double lo = -10, hi = 10;
-  for (int i = 0; i < 100; ++i) {
-    const double mid = 0.5 * (lo + hi);
-    (0.5 * std::erfc(mid / std::numbers::sqrt2) > p ? lo : hi) = mid;
-  }
-  return 0.5 * (lo + hi);
 }
 
 // The wind: a slowly turning mean plus divergence-free stream-function
@@ -105,26 +101,30 @@ struct Wind {
     return {speed * std::sin(a), speed * std::cos(a)};
   }
 
-  // The motion (H, W, 2) of step t - 1 -> t on the (h, w) domain.
-  void field(int64_t t, int64_t h, int64_t w, Plane& v) const {
+  // The motion (H, W, 2) of step t - 1 -> t on the (h, w) domain, at every
+  // `stride`-th pixel and in units of `stride` pixels: a (h / stride,
+  // w / stride, 2) grid.
+  void field(int64_t t, int64_t h, int64_t w, int64_t stride, Plane& v) const {
+    const int64_t hc = h / stride, wc = w / stride;
     const auto [my, mx] = mean(t);
-    for (int64_t i = 0; i < h * w; ++i) {
-      v[2 * i] = static_cast<float>(my);
-      v[2 * i + 1] = static_cast<float>(mx);
+    const double unit = 1.0 / static_cast<double>(stride);
+    for (int64_t i = 0; i < hc * wc; ++i) {
+      v[2 * i] = static_cast<float>(my * unit);
+      v[2 * i + 1] = static_cast<float>(mx * unit);
     }
-    std::vector<double> cos_x(static_cast<size_t>(w)), sin_x(static_cast<size_t>(w));
+    std::vector<double> cos_x(static_cast<size_t>(wc)), sin_x(static_cast<size_t>(wc));
     for (const Mode& m : modes) {
-      for (int64_t x = 0; x < w; ++x) {
-        const double a = 2 * std::numbers::pi * m.kx * static_cast<double>(x) / w;
+      for (int64_t x = 0; x < wc; ++x) {
+        const double a = 2 * std::numbers::pi * m.kx * static_cast<double>(x * stride) / w;
         cos_x[x] = std::cos(a);
         sin_x[x] = std::sin(a);
       }
-      for (int64_t y = 0; y < h; ++y) {
-        const double b = 2 * std::numbers::pi * m.ky * static_cast<double>(y) / h + m.phase +
-                         m.drift * static_cast<double>(t);
-        const double cb = std::cos(b), sb = std::sin(b);
-        float* row = v.data() + 2 * y * w;
-        for (int64_t x = 0; x < w; ++x) {
+      for (int64_t y = 0; y < hc; ++y) {
+        const double b = 2 * std::numbers::pi * m.ky * static_cast<double>(y * stride) / h +
+                         m.phase + m.drift * static_cast<double>(t);
+        const double cb = std::cos(b) * unit, sb = std::sin(b) * unit;
+        float* row = v.data() + 2 * y * wc;
+        for (int64_t x = 0; x < wc; ++x) {
           const double c = m.amplitude * (cos_x[x] * cb - sin_x[x] * sb);  // cos(a + b)
           row[2 * x] += static_cast<float>(c * m.ey);
           row[2 * x + 1] += static_cast<float>(c * m.ex);
@@ -211,39 +211,57 @@ RadarSequence generate_radar_sequence(const RadarSyntheticOptions& o, int64_t in
 
   RadarSequence seq;
   seq.wet_fraction = draws.uniform(o.min_wet_fraction, o.max_wet_fraction);
-  const double threshold = normal_upper_quantile(seq.wet_fraction);
   const Wind wind = draw_wind(o, draws, dh, dw);
-  const Plane z0 = spectral_field(draws, dh, dw, o.spectral_slope);
-  // Growth and decay: smoother fields (two more powers of k) mixed in.
-  const Plane g1 = spectral_field(draws, dh, dw, o.spectral_slope + 2);
-  const Plane g2 = spectral_field(draws, dh, dw, o.spectral_slope + 2);
+  // The winds are smooth (wavelengths of half the domain and more), so
+  // trajectories are traced on a grid of every `stride`-th pixel and
+  // interpolated; the growth fields, smoother still, live on it too.
+  int64_t stride = 4;
+  while (dh % stride != 0 || dw % stride != 0) stride /= 2;
+  const int64_t hc = dh / stride, wc = dw / stride;
+  // The latent (dh, dw, 2; channel 0 used) and two smoother fields (two more
+  // powers of k) for growth and decay (hc, wc, 2).
+  const Plane latent0 = spectral_fields(draws, dh, dw, 1, o.spectral_slope);
+  const Plane growth = spectral_fields(draws, hc, wc, stride, o.spectral_slope + 2);
   const double keep = std::sqrt(1 - o.growth * o.growth);
   const double omega = 0.5 * std::numbers::pi / o.growth_period;
 
-  seq.frames = Tensor::empty({frames, h, w, 1});  // (T, H, W, 1)
-  float* out = seq.frames.data<float>();
-  Plane d(static_cast<size_t>(dh * dw * 2), 0.0f), next(d.size()), v(d.size());
+  Plane d(static_cast<size_t>(hc * wc * 2), 0.0f), next(d.size()), v(d.size());
+  std::vector<double> latent(static_cast<size_t>(frames * h * w));  // (T, H, W)
   for (int64_t t = 0; t < frames; ++t) {
     if (t > 0) {
-      wind.field(t, dh, dw, v);
-      detail::compose_displacement(d.data(), v.data(), next.data(), dh, dw, Boundary::kWrap);
+      wind.field(t, dh, dw, stride, v);
+      detail::compose_displacement(d.data(), v.data(), next.data(), hc, wc, Boundary::kWrap);
       d.swap(next);
     }
     seq.mean_motion.push_back(t > 0 ? wind.mean(t) : std::array<double, 2>{0, 0});
     const double c = o.growth * std::cos(omega * t), s = o.growth * std::sin(omega * t);
     for (int64_t y = 0; y < h; ++y) {
       for (int64_t x = 0; x < w; ++x) {
-        const int64_t i = (y + oy) * dw + (x + ox);
-        const double sy = static_cast<double>(y + oy) - d[2 * i];
-        const double sx = static_cast<double>(x + ox) - d[2 * i + 1];
-        const double z =
-            keep * detail::sample_bilinear(z0.data(), dh, dw, sy, sx, Boundary::kWrap) +
-            c * detail::sample_bilinear(g1.data(), dh, dw, sy, sx, Boundary::kWrap) +
-            s * detail::sample_bilinear(g2.data(), dh, dw, sy, sx, Boundary::kWrap);
-        const double rate = z > threshold ? std::expm1(o.rate_gain * (z - threshold)) : 0.0;
-        out[(t * h + y) * w + x] = static_cast<float>(std::min(rate, kMaxRate));
+        const double py = static_cast<double>(y + oy), px = static_cast<double>(x + ox);
+        float back[2], z[2], g[2];
+        detail::sample_bilinear(d.data(), hc, wc, 2, py / stride, px / stride, Boundary::kWrap,
+                                back);
+        const double sy = py - stride * back[0], sx = px - stride * back[1];
+        detail::sample_bilinear(latent0.data(), dh, dw, 2, sy, sx, Boundary::kWrap, z);
+        detail::sample_bilinear(growth.data(), hc, wc, 2, sy / stride, sx / stride, Boundary::kWrap,
+                                g);
+        latent[(t * h + y) * w + x] = keep * z[0] + c * g[0] + s * g[1];
       }
     }
+  }
+  // The threshold leaves the drawn wet fraction in the first frame (crops
+  // are picked rainy, as DGMR's training crops are importance-sampled).
+  std::vector<double> first(latent.begin(), latent.begin() + h * w);
+  const auto rank =
+      static_cast<int64_t>(std::floor((1 - seq.wet_fraction) * static_cast<double>(h * w)));
+  std::nth_element(first.begin(), first.begin() + rank, first.end());
+  const double threshold = first[rank];
+  seq.frames = Tensor::empty({frames, h, w, 1});  // (T, H, W, 1)
+  float* out = seq.frames.data<float>();
+  for (size_t i = 0; i < latent.size(); ++i) {
+    const double z = latent[i];
+    const double rate = z > threshold ? std::expm1(o.rate_gain * (z - threshold)) : 0.0;
+    out[i] = static_cast<float>(std::min(rate, kMaxRate));
   }
   return seq;
 }
