@@ -145,9 +145,17 @@ absl::StatusOr<Tensor> read_radar_npy(const std::string& path) {
       return invalid(path, "header field 'shape'",
                      absl::StrCat(shape_text(header->shape), " is empty"));
   }
-  const int64_t n = shape[0] * shape[1] * shape[2] * shape[3];
-  const size_t expected = static_cast<size_t>(n) * 4;
   const size_t actual = bytes.size() - data_offset;
+  // The element count, stopping before it overflows (or passes the file).
+  int64_t n = 1;
+  for (int k = 0; k < 4; ++k) {
+    if (shape[k] > static_cast<int64_t>(actual / 4 + 1) / n) {
+      return absl::DataLossError(absl::StrCat(path, ": npy data: truncated: ", actual,
+                                              " bytes for shape ", shape_text(header->shape)));
+    }
+    n *= shape[k];
+  }
+  const size_t expected = static_cast<size_t>(n) * 4;
   if (actual < expected) {
     return absl::DataLossError(absl::StrCat(path, ": npy data: truncated: ", actual,
                                             " bytes for shape ", shape_text(header->shape),

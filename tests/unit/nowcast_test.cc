@@ -13,8 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "kiln/data/radar.h"
 #include "kiln/io/png.h"
+#include "kiln/ops/shape.h"
 #include "kiln/train/experiment_config.h"
 #include "kiln/train/nowcast.h"
 #include "kiln/train/nowcast_metrics.h"
@@ -235,6 +237,44 @@ TEST(Png, NowcastPicture) {
   const std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // 12 frames of 48 with 2-pixel gaps across; 3 rows down.
   check_png(png, 3 * 50 + 2, 12 * 50 + 2);
+  fs::remove_all(dir);
+}
+
+// Sequences exported to npy, read back as data "radar_npy", scored with the
+// baselines and pictured: the path of kiln radar-export + kiln nowcast.
+TEST(Nowcast, RunNowcastOnAnNpyFile) {
+  std::string dir = (fs::path(::testing::TempDir()) / "kiln_nowcast_XXXXXX").string();
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  data::RadarSyntheticOptions o = steady_options();
+  o.height = 32;
+  o.width = 32;
+  std::vector<Tensor> sequences;
+  for (int64_t i = 0; i < 6; ++i) sequences.push_back(data::generate_radar_sequence(o, i).frames);
+  const std::string npy = (fs::path(dir) / "radar.npy").string();
+  ASSERT_TRUE(data::write_radar_npy(npy, stack(sequences, 0)).ok());
+
+  const Json config =
+      Json::parse(absl::StrCat(R"({"model": {"name": "none"}, "data": {
+      "name": "radar_npy", "path": ")",
+                               npy, R"(", "batch_size": 2, "eval_fraction": 0.34}})"));
+  absl::StatusOr<ExperimentConfig> parsed = parse_experiment(config, "npy.json");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  const std::string png = (fs::path(dir) / "nowcast.png").string();
+  absl::StatusOr<std::vector<NowcastScores>> scores =
+      run_nowcast(*parsed, baseline_forecasters(), {}, png);
+  ASSERT_TRUE(scores.ok()) << scores.status();
+  ASSERT_EQ(scores->size(), 2u);
+  EXPECT_EQ((*scores)[0].examples, 2);  // the last 2 of 6 sequences
+  EXPECT_EQ((*scores)[1].csi[0].size(), 8u);
+  EXPECT_EQ((*scores)[1].pool_scales, std::vector<int64_t>({1, 4, 16}));
+  EXPECT_TRUE(fs::exists(png));
+
+  Json images = config;
+  images["data"] = Json::parse(R"({"name": "synthetic_images"})");
+  absl::StatusOr<ExperimentConfig> wrong = parse_experiment(images, "images.json");
+  ASSERT_TRUE(wrong.ok());
+  const absl::Status status = run_nowcast(*wrong, baseline_forecasters(), {}).status();
+  EXPECT_NE(std::string(status.message()).find("radar"), std::string::npos) << status;
   fs::remove_all(dir);
 }
 

@@ -287,6 +287,9 @@ TEST_F(RadarNpy, CorruptFilesNameTheFileAndField) {
   huge[3] = 5000.0f;
   const std::vector<Case> cases = {
       {"truncated.npy", good_header, ok, 6, absl::StatusCode::kDataLoss, "data"},
+      {"huge_shape.npy",
+       "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 1000000000, 1000, 1000), }",
+       ok, 0, absl::StatusCode::kDataLoss, "truncated"},
       {"f8.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2, 2, 2), }", ok, 0,
        absl::StatusCode::kInvalidArgument, "'descr'"},
       {"rank3.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 2), }", ok, 0,
