@@ -19,6 +19,10 @@ namespace {
 constexpr uint64_t kRadarTag = 0x5241444152ull;  // "RADAR"
 constexpr int64_t kMotionModes = 3;
 constexpr double kMaxRate = 128.0;  // mm/h, the UK composite's clip
+// Spectra fall off as exp(-(f / kTaper)^2) (f in cycles per pixel): a
+// radar's finite resolution, and what keeps interpolation from making
+// frames sharper or blurrier as their sub-pixel offsets change.
+constexpr double kTaper = 0.2;
 
 using Plane = std::vector<float>;
 
@@ -45,14 +49,14 @@ class Draws {
 };
 
 // Two independent periodic fields, interleaved (h, w, 2), with 2-D power
-// spectrum ~ (|f|^2 + f0^2)^(-slope/2): f in cycles per domain pixel, where
-// one grid cell spans `cell` domain pixels, and f0 one cycle per domain.
-// Complex white noise shaped in the frequency domain and transformed back
-// gives both at once (its real and imaginary parts), each normalised to
-// mean 0 and variance 1.
-Plane spectral_fields(Draws& draws, int64_t h, int64_t w, int64_t cell, double slope) {
+// spectrum ~ (|f|^2 + f0^2)^(-slope/2) exp(-2 |f|^2 / kTaper^2): f in cycles per domain pixel,
+// where one grid cell spans `cell` domain pixels, and f0 one cycle per domain. Complex white noise
+// shaped in the frequency domain and transformed back gives both at once (its real and imaginary
+// parts), each normalised to mean 0 and variance 1.
+Plane spectral_fields(Draws& draws, int64_t h, int64_t w, int64_t cell, double slope,
+                      double outer_scale) {
   std::vector<std::complex<double>> grid(static_cast<size_t>(h * w));
-  const double f0 = 1.0 / static_cast<double>(std::max(h, w) * cell);
+  const double f0 = 1.0 / outer_scale;
   for (int64_t ky = 0; ky < h; ++ky) {
     const double fy =
         static_cast<double>(ky <= h / 2 ? ky : ky - h) / static_cast<double>(h * cell);
@@ -60,8 +64,10 @@ Plane spectral_fields(Draws& draws, int64_t h, int64_t w, int64_t cell, double s
       const double fx =
           static_cast<double>(kx <= w / 2 ? kx : kx - w) / static_cast<double>(w * cell);
       const auto [a, b] = draws.normal_pair();
-      const double amplitude =
-          ky == 0 && kx == 0 ? 0.0 : std::pow(fy * fy + fx * fx + f0 * f0, -slope / 4);
+      const double f2 = fy * fy + fx * fx;
+      const double amplitude = ky == 0 && kx == 0 ? 0.0
+                                                  : std::pow(f2 + f0 * f0, -slope / 4) *
+                                                        std::exp(-f2 / (kTaper * kTaper));
       grid[ky * w + kx] = {a * amplitude, b * amplitude};
     }
   }
@@ -81,6 +87,49 @@ Plane spectral_fields(Draws& draws, int64_t h, int64_t w, int64_t cell, double s
       const double v = part == 0 ? grid[i].real() : grid[i].imag();
       out[2 * i + part] = static_cast<float>((v - mean) / sd);
     }
+  }
+  return out;
+}
+
+// The z with P(N(0, 1) > z) = p, by bisection.
+double normal_upper_quantile(double p) {
+  double lo = -10, hi = 10;
+  for (int i = 0; i < 100; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (0.5 * std::erfc(mid / std::numbers::sqrt2) > p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+// Catmull-Rom weights of the taps at -1, 0, 1, 2 for a fraction t.
+void cubic_weights(double t, double* w) {
+  const double t2 = t * t, t3 = t2 * t;
+  w[0] = 0.5 * (-t3 + 2 * t2 - t);
+  w[1] = 0.5 * (3 * t3 - 5 * t2 + 2);
+  w[2] = 0.5 * (-3 * t3 + 4 * t2 + t);
+  w[3] = 0.5 * (t3 - t2);
+}
+
+// Channel 0 of a periodic (h, w, 2) field at (y, x), bicubic: bilinear
+// would attenuate fine scales by up to half, more at some offsets than at
+// others, and the latent carries the cells' edges.
+double sample_cubic_wrap(const float* f, int64_t h, int64_t w, double y, double x) {
+  const double fy = std::floor(y), fx = std::floor(x);
+  double wy[4], wx[4];
+  cubic_weights(y - fy, wy);
+  cubic_weights(x - fx, wx);
+  int64_t cols[4];
+  for (int k = 0; k < 4; ++k) {
+    cols[k] = (static_cast<int64_t>(fx) - 1 + k) % w;
+    if (cols[k] < 0) cols[k] += w;
+  }
+  double out = 0;
+  for (int j = 0; j < 4; ++j) {
+    int64_t row = (static_cast<int64_t>(fy) - 1 + j) % h;
+    if (row < 0) row += h;
+    const float* r = f + row * w * 2;
+    out += wy[j] * (wx[0] * r[2 * cols[0]] + wx[1] * r[2 * cols[1]] + wx[2] * r[2 * cols[2]] +
+                    wx[3] * r[2 * cols[3]]);
   }
   return out;
 }
@@ -196,6 +245,8 @@ void check_radar_options(const RadarSyntheticOptions& o) {
       o.min_wet_fraction, " and ", o.max_wet_fraction);
   KILN_CHECK(in(o.spectral_slope, 0, 8), "radar_synthetic: spectral_slope must be in [0, 8], got ",
              o.spectral_slope);
+  KILN_CHECK(o.outer_scale >= 1, "radar_synthetic: outer_scale must be >= 1 pixel, got ",
+             o.outer_scale);
   KILN_CHECK(o.rate_gain > 0 && o.rate_gain <= 10,
              "radar_synthetic: rate_gain must be in (0, 10], got ", o.rate_gain);
 }
@@ -211,6 +262,11 @@ RadarSequence generate_radar_sequence(const RadarSyntheticOptions& o, int64_t in
 
   RadarSequence seq;
   seq.wet_fraction = draws.uniform(o.min_wet_fraction, o.max_wet_fraction);
+  // The latent is N(0, 1) at every pixel and frame: the threshold leaves
+  // the drawn wet fraction in expectation, the same for every frame (a
+  // threshold fitted to this crop's own values would make its first, last or
+  // middle frames special).
+  const double threshold = normal_upper_quantile(seq.wet_fraction);
   const Wind wind = draw_wind(o, draws, dh, dw);
   // The winds are smooth (wavelengths of half the domain and more), so
   // trajectories are traced on a grid of every `stride`-th pixel and
@@ -220,8 +276,8 @@ RadarSequence generate_radar_sequence(const RadarSyntheticOptions& o, int64_t in
   const int64_t hc = dh / stride, wc = dw / stride;
   // The latent (dh, dw, 2; channel 0 used) and two smoother fields (two more
   // powers of k) for growth and decay (hc, wc, 2).
-  const Plane latent0 = spectral_fields(draws, dh, dw, 1, o.spectral_slope);
-  const Plane growth = spectral_fields(draws, hc, wc, stride, o.spectral_slope + 2);
+  const Plane latent0 = spectral_fields(draws, dh, dw, 1, o.spectral_slope, o.outer_scale);
+  const Plane growth = spectral_fields(draws, hc, wc, stride, o.spectral_slope + 2, o.outer_scale);
   const double keep = std::sqrt(1 - o.growth * o.growth);
   const double omega = 0.5 * std::numbers::pi / o.growth_period;
 
@@ -238,24 +294,17 @@ RadarSequence generate_radar_sequence(const RadarSyntheticOptions& o, int64_t in
     for (int64_t y = 0; y < h; ++y) {
       for (int64_t x = 0; x < w; ++x) {
         const double py = static_cast<double>(y + oy), px = static_cast<double>(x + ox);
-        float back[2], z[2], g[2];
+        float back[2], g[2];
         detail::sample_bilinear(d.data(), hc, wc, 2, py / stride, px / stride, Boundary::kWrap,
                                 back);
         const double sy = py - stride * back[0], sx = px - stride * back[1];
-        detail::sample_bilinear(latent0.data(), dh, dw, 2, sy, sx, Boundary::kWrap, z);
         detail::sample_bilinear(growth.data(), hc, wc, 2, sy / stride, sx / stride, Boundary::kWrap,
                                 g);
-        latent[(t * h + y) * w + x] = keep * z[0] + c * g[0] + s * g[1];
+        latent[(t * h + y) * w + x] =
+            keep * sample_cubic_wrap(latent0.data(), dh, dw, sy, sx) + c * g[0] + s * g[1];
       }
     }
   }
-  // The threshold leaves the drawn wet fraction in the first frame (crops
-  // are picked rainy, as DGMR's training crops are importance-sampled).
-  std::vector<double> first(latent.begin(), latent.begin() + h * w);
-  const auto rank =
-      static_cast<int64_t>(std::floor((1 - seq.wet_fraction) * static_cast<double>(h * w)));
-  std::nth_element(first.begin(), first.begin() + rank, first.end());
-  const double threshold = first[rank];
   seq.frames = Tensor::empty({frames, h, w, 1});  // (T, H, W, 1)
   float* out = seq.frames.data<float>();
   for (size_t i = 0; i < latent.size(); ++i) {

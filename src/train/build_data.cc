@@ -105,6 +105,7 @@ absl::StatusOr<Splits> load_splits(const ExperimentConfig& config) {
                                   .min_wet_fraction = r.min_wet_fraction,
                                   .max_wet_fraction = r.max_wet_fraction,
                                   .spectral_slope = r.spectral_slope,
+                                  .outer_scale = r.outer_scale,
                                   .rate_gain = r.rate_gain,
                                   .seed = config.train.seed};
     s.train = data::radar_synthetic(o);

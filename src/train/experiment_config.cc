@@ -74,6 +74,7 @@ void parse_radar(ObjectReader r, RadarConfig* c) {
   number("min_wet_fraction", &c->min_wet_fraction, 1e-6, 1, false);
   number("max_wet_fraction", &c->max_wet_fraction, c->min_wet_fraction, 1, false);
   number("spectral_slope", &c->spectral_slope, 0, 8, true);
+  number("outer_scale", &c->outer_scale, 1, 1e6, true);
   number("rate_gain", &c->rate_gain, 1e-3, 10, true);
   r.finish();
 }

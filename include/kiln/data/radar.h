@@ -4,14 +4,16 @@
 // lead frames (4 + 18 by default); batched (B, T, H, W, 1).
 //
 // radar_synthetic draws each sequence from (seed, index) alone:
-// - a latent field with a power-law spectrum (2-D PSD ~ |k|^-slope, complex
-//   noise shaped in the frequency domain, Eigen FFT) on a periodic domain
-//   twice the frame size, normalised to N(0, 1);
-// - rain where the latent exceeds the threshold that leaves the sequence's
-//   wet fraction (uniform in [min, max]) in its first frame (crops are
-//   rainy, as DGMR's importance-sampled training crops), rate =
+// - a latent field with a power-law spectrum (2-D PSD ~ |k|^-slope, flat
+//   beyond outer_scale pixels, tapered near the pixel scale; complex noise
+//   shaped in the frequency domain, Eigen FFT) on a periodic domain twice
+//   the frame size, normalised to N(0, 1);
+// - rain where the latent exceeds the N(0, 1) quantile that leaves the
+//   sequence's wet fraction (uniform in [min, max]) in expectation, rate =
 //   exp(gain (z - threshold)) - 1 mm/h, clipped at 128 like the UK
-//   composite: mostly dry, heavy tailed;
+//   composite: mostly dry, heavy tailed, statistically the same in every
+//   frame (a crop can be dry; DGMR importance-samples rainy crops, which a
+//   loader can do on top);
 // - advected by a smooth, divergence-free motion field: a mean wind (speed
 //   uniform in [max_speed / 2, max_speed] px/frame, slowly turning) plus a
 //   few low-wavenumber stream-function modes that drift in time;
@@ -59,6 +61,7 @@ struct RadarSyntheticOptions {
   double min_wet_fraction = 0.1;
   double max_wet_fraction = 0.4;
   double spectral_slope = 3.0;  // 2-D power spectrum ~ |k|^-slope
+  double outer_scale = 32.0;    // pixels; the spectrum is flat at longer wavelengths
   double rate_gain = 2.0;       // rate = exp(gain (z - threshold)) - 1
   uint64_t seed = 0;
 };

@@ -24,9 +24,9 @@ Tensor advect(const Tensor& frame, const Tensor& motion, int64_t steps,
               Boundary boundary = Boundary::kZero);
 
 struct MotionEstimateOptions {
-  int64_t window = 11;          // Lucas-Kanade window side (pixels, odd)
+  int64_t window = 15;          // Lucas-Kanade window side (pixels, odd)
   int64_t min_size = 16;        // coarsest pyramid level's smaller side
-  int64_t iterations = 2;       // refinements per level (more oscillate)
+  int64_t iterations = 1;       // refinements per level (more oscillate here)
   double regularization = 0.1;  // Tikhonov term on the 2x2 systems
   int64_t smoothing = 0;        // final box smoothing radius; 0: max(H, W) / 8
 };

@@ -62,6 +62,7 @@ struct RadarConfig {
   double min_wet_fraction = 0.1;
   double max_wet_fraction = 0.4;
   double spectral_slope = 3.0;
+  double outer_scale = 32.0;
   double rate_gain = 2.0;
 };
 
