@@ -118,18 +118,16 @@ double sample_cubic_wrap(const float* f, int64_t h, int64_t w, double y, double 
   double wy[4], wx[4];
   cubic_weights(y - fy, wy);
   cubic_weights(x - fx, wx);
+  // Tap indices, wrapped only near the edges.
+  const auto x0 = static_cast<int64_t>(fx) - 1, y0 = static_cast<int64_t>(fy) - 1;
+  auto wrap = [](int64_t i, int64_t n) { return i >= 0 && i < n ? i : (i % n + n) % n; };
   int64_t cols[4];
-  for (int k = 0; k < 4; ++k) {
-    cols[k] = (static_cast<int64_t>(fx) - 1 + k) % w;
-    if (cols[k] < 0) cols[k] += w;
-  }
+  for (int k = 0; k < 4; ++k) cols[k] = 2 * wrap(x0 + k, w);
   double out = 0;
   for (int j = 0; j < 4; ++j) {
-    int64_t row = (static_cast<int64_t>(fy) - 1 + j) % h;
-    if (row < 0) row += h;
-    const float* r = f + row * w * 2;
-    out += wy[j] * (wx[0] * r[2 * cols[0]] + wx[1] * r[2 * cols[1]] + wx[2] * r[2 * cols[2]] +
-                    wx[3] * r[2 * cols[3]]);
+    const float* r = f + wrap(y0 + j, h) * w * 2;
+    out +=
+        wy[j] * (wx[0] * r[cols[0]] + wx[1] * r[cols[1]] + wx[2] * r[cols[2]] + wx[3] * r[cols[3]]);
   }
   return out;
 }
