@@ -198,7 +198,9 @@ DataSignature data_signature(const DataConfig& d) {
   if (d.name == "text" || d.name == "fashion_mnist_captions") {
     return {{d.sequence_length}, data::kByteVocabSize, true};
   }
-  if (d.name == "radar_synthetic") {
+  if (d.name == "radar_synthetic" || d.name == "radar_npy") {
+    // radar_npy: the configured shape (the file's T, H, W are only known
+    // once it is read).
     const RadarConfig& r = d.radar;
     return {{r.context_frames + r.lead_frames, r.height, r.width, 1}, 0, false};
   }

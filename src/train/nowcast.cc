@@ -17,6 +17,8 @@
 namespace kiln::train {
 namespace {
 
+constexpr uint64_t kEnsembleStream = 0x454e53ull;  // "ENS"
+
 void check_context(const Tensor& context, const ForecastRequest& request, const char* name) {
   KILN_CHECK(context.defined() && context.dim() == 5 && context.size(4) == 1 &&
                  context.dtype() == DType::kF32 && context.size(1) >= 1,
@@ -37,6 +39,21 @@ Json series(const std::vector<double>& values) {
 std::string label(double v) { return absl::StrFormat("%g", v); }
 
 }  // namespace
+
+Forecaster ensemble_forecaster(SampleFn sample) {
+  return [sample = std::move(sample)](const Tensor& context, const ForecastRequest& request) {
+    check_context(context, request, "ensemble_forecaster");
+    KILN_CHECK(request.num_samples >= 1, "ensemble_forecaster: num_samples must be >= 1, got ",
+               request.num_samples);
+    std::vector<Tensor> members;
+    for (int64_t s = 0; s < request.num_samples; ++s) {
+      // Counter-based keys: member s depends on (seed, s) only.
+      Generator gen = data::example_generator({.seed = request.seed}, kEnsembleStream, s);
+      members.push_back(sample(context, request.lead_frames, gen));
+    }
+    return members;
+  };
+}
 
 Forecaster persistence_forecaster() {
   return [](const Tensor& context, const ForecastRequest& request) {

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "kiln/data/radar.h"
 #include "kiln/io/png.h"
+#include "kiln/ops/random.h"
 #include "kiln/ops/shape.h"
 #include "kiln/train/experiment_config.h"
 #include "kiln/train/nowcast.h"
@@ -143,6 +144,31 @@ TEST(Nowcast, AdvectionBeatsPersistenceUnderSteadyMotion) {
   const std::string table = nowcast_table(scores);
   EXPECT_NE(table.find("advection"), std::string::npos);
   EXPECT_NE(table.find("CSI >= 4 mm/h"), std::string::npos);
+}
+
+TEST(Nowcast, EnsembleForecasterDrawsEachMemberFromItsOwnKey) {
+  // A "model" adding Gaussian noise to persistence.
+  const Forecaster noisy =
+      ensemble_forecaster([](const Tensor& context, int64_t leads, Generator& gen) {
+        const Tensor last = persistence_forecaster()(context, {.lead_frames = leads})[0];
+        std::vector<float> v = to_float_vector(last);
+        const std::vector<float> noise = to_float_vector(normal({last.numel()}, 0, 1, gen));
+        for (size_t i = 0; i < v.size(); ++i) v[i] = std::max(0.0f, v[i] + noise[i]);
+        return from_vector(v, last.shape());
+      });
+  const Tensor context = full({2, 4, 8, 8, 1}, 3.0);
+  const std::vector<Tensor> a = noisy(context, {.lead_frames = 5, .num_samples = 3, .seed = 9});
+  const std::vector<Tensor> b = noisy(context, {.lead_frames = 5, .num_samples = 2, .seed = 9});
+  ASSERT_EQ(a.size(), 3u);
+  EXPECT_EQ(a[0].shape(), Shape({2, 5, 8, 8, 1}));
+  EXPECT_EQ(to_float_vector(a[1]), to_float_vector(b[1]));  // same key, same member
+  EXPECT_NE(to_float_vector(a[0]), to_float_vector(a[1]));
+  // A spread ensemble scores a lower CRPS than its members' mean error alone.
+  const Tensor truth = full({2, 5, 8, 8, 1}, 3.0);
+  CrpsAccumulator ensemble({1}, 5), single({1}, 5);
+  ensemble.add(a, truth);
+  single.add({a[0]}, truth);
+  EXPECT_LT(ensemble.crps()[0][0], single.crps()[0][0]);
 }
 
 TEST(Nowcast, RejectsForecastsOfTheWrongShape) {

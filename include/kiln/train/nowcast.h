@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "kiln/data/dataset.h"
 #include "kiln/data/radar_motion.h"
+#include "kiln/tensor/generator.h"
 #include "kiln/train/experiment_config.h"
 #include "kiln/train/json_config.h"
 
@@ -34,6 +35,14 @@ struct NamedForecaster {
   std::string name;
   Forecaster forecast;
 };
+
+// One ensemble member: context (B, Tc, H, W, 1) -> (B, Tl, H, W, 1), drawing
+// its randomness (a generative model's latents) from `gen`.
+using SampleFn = std::function<Tensor(const Tensor& context, int64_t lead_frames, Generator& gen)>;
+// request.num_samples calls of `sample`, member s with the generator
+// data::example_generator keys by (request.seed, s): the same members for
+// the same request, whatever ran before (plug DGMR's generator in here).
+Forecaster ensemble_forecaster(SampleFn sample);
 
 // Every lead frame is the last context frame.
 Forecaster persistence_forecaster();
