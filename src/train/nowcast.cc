@@ -170,8 +170,9 @@ std::string nowcast_table(const std::vector<NowcastScores>& all) {
   }
   size_t name_width = 10;
   for (const NowcastScores& s : all) name_width = std::max(name_width, s.name.size());
+  // The title on its own line, then the lead times over the columns.
   auto header = [&](const std::string& title) {
-    std::string line = absl::StrFormat("%-*s", static_cast<int>(name_width), title);
+    std::string line = title + "\n" + std::string(name_width, ' ');
     for (int64_t t : shown) absl::StrAppend(&line, absl::StrFormat("  %8s", absl::StrCat("t+", t)));
     return line + "\n";
   };
@@ -192,8 +193,9 @@ std::string nowcast_table(const std::vector<NowcastScores>& all) {
     for (const NowcastScores& s : all) out += row(s.name, s.crps[k]);
     out += "\n";
   }
-  // PSD at wavelengths of 2, 4, 8, ... pixels: forecast / truth (1 = as sharp as the truth).
-  std::string line = absl::StrFormat("%-*s", static_cast<int>(name_width), "PSD forecast/truth");
+  // PSD at wavelengths of 2, 4, 8, ... pixels.
+  std::string line = "PSD forecast / truth by wavelength (1: as sharp as the truth)\n" +
+                     std::string(name_width, ' ');
   std::vector<size_t> bins;
   for (size_t k = first.frequencies.size(); k >= 1; k /= 2) {
     bins.insert(bins.begin(), k - 1);
