@@ -152,8 +152,8 @@ Tensor advect(const Tensor& frame, const Tensor& motion, int64_t steps, Boundary
   KILN_CHECK(steps >= 0, "advect: steps must be >= 0, got ", steps);
   const int64_t h = frame.size(0), w = frame.size(1);
   check_motion(motion, h, w, "advect");
-  const Tensor f = as_contiguous(frame);
-  const Tensor v = as_contiguous(motion);
+  const Tensor f = as_contiguous(frame);      // (H, W)
+  const Tensor v = as_contiguous(motion);     // (H, W, 2)
   Tensor out = Tensor::empty({steps, h, w});  // (steps, H, W)
   Plane d(static_cast<size_t>(h * w * 2), 0.0f), next(d.size());
   for (int64_t t = 0; t < steps; ++t) {
@@ -174,7 +174,7 @@ Tensor estimate_motion(const Tensor& frames, const MotionEstimateOptions& o) {
              "estimate_motion: invalid options: window ", o.window, ", min_size ", o.min_size,
              ", iterations ", o.iterations, ", regularization ", o.regularization, ", smoothing ",
              o.smoothing);
-  const Tensor src = as_contiguous(frames);
+  const Tensor src = as_contiguous(frames);  // (T, H, W)
   const int64_t t = frames.size(0), h = frames.size(1), w = frames.size(2);
   // The pyramid of log(1 + rate): heavy tails would let a few pixels
   // dominate the normal equations.

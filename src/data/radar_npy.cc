@@ -196,7 +196,7 @@ absl::Status write_radar_npy(const std::string& path, const Tensor& sequences) {
         absl::StrCat(path, ": write_radar_npy expects (N, T, H, W[, 1]) f32, got ",
                      sequences.defined() ? shape_str(sequences.shape()) : "undefined"));
   }
-  const Tensor src = as_contiguous(sequences);
+  const Tensor src = as_contiguous(sequences);  // (N, T, H, W[, 1])
   std::string header =
       absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': (", src.size(0), ", ",
                    src.size(1), ", ", src.size(2), ", ", src.size(3), ", 1), }");

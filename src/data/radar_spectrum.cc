@@ -15,7 +15,7 @@ Tensor radial_power_spectrum(const Tensor& frame) {
              "radial_power_spectrum: expects an (H, W) f32 frame with H, W >= 2, got ",
              frame.defined() ? shape_str(frame.shape()) : "undefined");
   const int64_t h = frame.size(0), w = frame.size(1), side = std::min(h, w), bins = side / 2;
-  const Tensor src = as_contiguous(frame);
+  const Tensor src = as_contiguous(frame);  // (H, W)
   const float* f = src.data<float>();
   std::vector<std::complex<double>> grid(f, f + h * w);
   detail::fft2d(grid, h, w, /*inverse=*/false);

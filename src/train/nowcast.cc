@@ -68,15 +68,16 @@ Forecaster persistence_forecaster() {
 Forecaster advection_forecaster(const data::MotionEstimateOptions& options) {
   return [options](const Tensor& context, const ForecastRequest& request) {
     check_context(context, request, "advection");
-    const Tensor src = as_contiguous(context);
+    const Tensor src = as_contiguous(context);  // (B, Tc, H, W, 1)
     const int64_t b = context.size(0), tc = context.size(1), h = context.size(2),
                   w = context.size(3), tl = request.lead_frames;
     Tensor out = Tensor::empty({b, tl, h, w, 1});  // (B, Tl, H, W, 1)
     for (int64_t i = 0; i < b; ++i) {
-      const Tensor frames = reshape(narrow(src, 0, i, 1), {tc, h, w});  // (Tc, H, W)
-      const Tensor motion = data::estimate_motion(frames, options);     // (H, W, 2)
-      const Tensor last = reshape(narrow(frames, 0, tc - 1, 1), {h, w});
-      const Tensor lead = data::advect(as_contiguous(last), motion, tl, data::Boundary::kZero);
+      const Tensor frames = reshape(narrow(src, 0, i, 1), {tc, h, w});    // (Tc, H, W)
+      const Tensor motion = data::estimate_motion(frames, options);       // (H, W, 2)
+      const Tensor last = reshape(narrow(frames, 0, tc - 1, 1), {h, w});  // (H, W)
+      const Tensor lead =
+          data::advect(as_contiguous(last), motion, tl, data::Boundary::kZero);  // (Tl, H, W)
       std::memcpy(out.data<float>() + i * tl * h * w, lead.data<float>(),
                   static_cast<size_t>(tl * h * w) * sizeof(float));
     }
@@ -102,8 +103,10 @@ NowcastScores evaluate_nowcast(const NamedForecaster& forecaster, const data::Da
                "evaluate_nowcast: batch frames ", shape_str(frames.shape()),
                " need (B, T, H, W, 1) with T > ", o.context_frames, " context frames");
     const int64_t leads = frames.size(1) - o.context_frames;
-    const Tensor context = as_contiguous(narrow(frames, 1, 0, o.context_frames));
-    const Tensor truth = as_contiguous(narrow(frames, 1, o.context_frames, leads));
+    const Tensor context =
+        as_contiguous(narrow(frames, 1, 0, o.context_frames));  // (B, Tc, H, W, 1)
+    const Tensor truth =
+        as_contiguous(narrow(frames, 1, o.context_frames, leads));  // (B, Tl, H, W, 1)
     if (!csi) {
       csi = std::make_unique<CsiAccumulator>(o.thresholds, leads);
       std::vector<int64_t> scales;
@@ -242,6 +245,7 @@ absl::StatusOr<std::vector<NowcastScores>> run_nowcast(
       scores.push_back(evaluate_nowcast(f, *run->eval_batches, options));
       if (!png_path.empty()) {
         const ForecastRequest request{.lead_frames = leads, .num_samples = 1, .seed = options.seed};
+        // (1, Tc, H, W, 1)
         const Tensor context = as_contiguous(narrow(sequence, 1, 0, options.context_frames));
         pictured.push_back(reshape(f.forecast(context, request).at(0),
                                    {leads, sequence.size(2), sequence.size(3), 1}));

@@ -32,7 +32,7 @@ void CsiAccumulator::add(const Tensor& forecast, const Tensor& truth) {
   KILN_CHECK(forecast.shape() == truth.shape() && truth.size(1) == leads_,
              "CsiAccumulator: forecast ", shape_str(forecast.shape()), " and truth ",
              shape_str(truth.shape()), " must match with ", leads_, " lead frames");
-  const Tensor f = as_contiguous(forecast), y = as_contiguous(truth);
+  const Tensor f = as_contiguous(forecast), y = as_contiguous(truth);  // (B, Tl, H, W, 1)
   const float* fp = f.data<float>();
   const float* yp = y.data<float>();
   const int64_t b = truth.size(0), pixels = truth.size(2) * truth.size(3);
@@ -128,7 +128,7 @@ void CrpsAccumulator::add(const std::vector<Tensor>& samples, const Tensor& trut
   }
   const auto m = static_cast<int64_t>(samples.size());
   for (size_t k = 0; k < scales_.size(); ++k) {
-    const Tensor y = as_contiguous(average_pool_frames(truth, scales_[k]));
+    const Tensor y = as_contiguous(average_pool_frames(truth, scales_[k]));  // (B, Tl, H/k, W/k, 1)
     std::vector<Tensor> pooled;
     for (const Tensor& s : samples)
       pooled.push_back(as_contiguous(average_pool_frames(s, scales_[k])));

@@ -76,12 +76,12 @@ absl::Status write_nowcast_png(const std::string& path, const Tensor& sequence,
   const int64_t rows = 1 + static_cast<int64_t>(forecasts.size());
   const int64_t width = t * (w + kGap) + kGap, height = rows * (h + kGap) + kGap;
   std::vector<uint8_t> rgb(static_cast<size_t>(width * height * 3), 160);
-  const Tensor seq = as_contiguous(sequence);
+  const Tensor seq = as_contiguous(sequence);  // (T, H, W, 1)
   for (int64_t k = 0; k < t; ++k) {
     draw(rgb, width, seq.data<float>() + k * h * w, h, w, kGap, kGap + k * (w + kGap));
   }
   for (int64_t r = 0; r + 1 < rows; ++r) {
-    const Tensor f = as_contiguous(forecasts[r]);
+    const Tensor f = as_contiguous(forecasts[r]);  // (Tl, H, W, 1)
     for (int64_t k = 0; k < leads; ++k) {
       draw(rgb, width, f.data<float>() + k * h * w, h, w, kGap + (r + 1) * (h + kGap),
            kGap + (context_frames + k) * (w + kGap));
