@@ -279,8 +279,27 @@ RadarSequence generate_radar_sequence(const RadarSyntheticOptions& o, int64_t in
   const double keep = std::sqrt(1 - o.growth * o.growth);
   const double omega = 0.5 * std::numbers::pi / o.growth_period;
 
+  // Each frame pixel reads the displacement at the same place of the coarse
+  // grid in every frame: its four corners and weights, once.
+  struct Corners {
+    int64_t i[4];
+    float w[4];
+  };
+  std::vector<Corners> corners(static_cast<size_t>(h * w));
+  for (int64_t y = 0; y < h; ++y) {
+    for (int64_t x = 0; x < w; ++x) {
+      const double cy = static_cast<double>(y + oy) / stride,
+                   cx = static_cast<double>(x + ox) / stride;
+      const auto y0 = static_cast<int64_t>(cy), x0 = static_cast<int64_t>(cx);
+      const auto ty = static_cast<float>(cy - y0), tx = static_cast<float>(cx - x0);
+      const int64_t y1 = (y0 + 1) % hc, x1 = (x0 + 1) % wc;
+      corners[y * w + x] = {{y0 * wc + x0, y0 * wc + x1, y1 * wc + x0, y1 * wc + x1},
+                            {(1 - ty) * (1 - tx), (1 - ty) * tx, ty * (1 - tx), ty * tx}};
+    }
+  }
   Plane d(static_cast<size_t>(hc * wc * 2), 0.0f), next(d.size()), v(d.size());
-  std::vector<double> latent(static_cast<size_t>(frames * h * w));  // (T, H, W)
+  seq.frames = Tensor::empty({frames, h, w, 1});  // (T, H, W, 1)
+  float* out = seq.frames.data<float>();
   for (int64_t t = 0; t < frames; ++t) {
     if (t > 0) {
       wind.field(t, dh, dw, stride, v);
@@ -291,24 +310,23 @@ RadarSequence generate_radar_sequence(const RadarSyntheticOptions& o, int64_t in
     const double c = o.growth * std::cos(omega * t), s = o.growth * std::sin(omega * t);
     for (int64_t y = 0; y < h; ++y) {
       for (int64_t x = 0; x < w; ++x) {
-        const double py = static_cast<double>(y + oy), px = static_cast<double>(x + ox);
-        float back[2], g[2];
-        detail::sample_bilinear(d.data(), hc, wc, 2, py / stride, px / stride, Boundary::kWrap,
-                                back);
-        const double sy = py - stride * back[0], sx = px - stride * back[1];
+        const Corners& k = corners[y * w + x];
+        float by = 0, bx = 0;  // displacement back to frame 0, in coarse cells
+        for (int j = 0; j < 4; ++j) {
+          by += k.w[j] * d[2 * k.i[j]];
+          bx += k.w[j] * d[2 * k.i[j] + 1];
+        }
+        const double sy = static_cast<double>(y + oy) - stride * by;
+        const double sx = static_cast<double>(x + ox) - stride * bx;
+        float g[2];
         detail::sample_bilinear(growth.data(), hc, wc, 2, sy / stride, sx / stride, Boundary::kWrap,
                                 g);
-        latent[(t * h + y) * w + x] =
+        const double z =
             keep * sample_cubic_wrap(latent0.data(), dh, dw, sy, sx) + c * g[0] + s * g[1];
+        const double rate = z > threshold ? std::expm1(o.rate_gain * (z - threshold)) : 0.0;
+        out[(t * h + y) * w + x] = static_cast<float>(std::min(rate, kMaxRate));
       }
     }
-  }
-  seq.frames = Tensor::empty({frames, h, w, 1});  // (T, H, W, 1)
-  float* out = seq.frames.data<float>();
-  for (size_t i = 0; i < latent.size(); ++i) {
-    const double z = latent[i];
-    const double rate = z > threshold ? std::expm1(o.rate_gain * (z - threshold)) : 0.0;
-    out[i] = static_cast<float>(std::min(rate, kMaxRate));
   }
   return seq;
 }
