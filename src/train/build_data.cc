@@ -1,8 +1,12 @@
+#include <algorithm>
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "kiln/data/augment.h"
 #include "kiln/data/cifar.h"
 #include "kiln/data/idx.h"
 #include "kiln/data/interleaved.h"
+#include "kiln/data/radar.h"
 #include "kiln/data/synthetic.h"
 #include "kiln/data/text.h"
 #include "kiln/ops/shape.h"
@@ -86,6 +90,53 @@ absl::StatusOr<Splits> load_splits(const ExperimentConfig& config) {
     s.eval = data::learnable_images(held_out);
     s.input_shape = d.image_shape;
     s.num_classes = d.num_classes;
+  } else if (d.name == "radar_synthetic") {
+    const RadarConfig& r = d.radar;
+    data::RadarSyntheticOptions o{.size = d.num_examples > 0 ? d.num_examples : 1024,
+                                  .height = r.height,
+                                  .width = r.width,
+                                  .context_frames = r.context_frames,
+                                  .lead_frames = r.lead_frames,
+                                  .max_speed = r.max_speed,
+                                  .motion_variation = r.motion_variation,
+                                  .max_turn = r.max_turn,
+                                  .growth = r.growth,
+                                  .growth_period = r.growth_period,
+                                  .min_wet_fraction = r.min_wet_fraction,
+                                  .max_wet_fraction = r.max_wet_fraction,
+                                  .spectral_slope = r.spectral_slope,
+                                  .outer_scale = r.outer_scale,
+                                  .rate_gain = r.rate_gain,
+                                  .seed = config.train.seed};
+    s.train = data::radar_synthetic(o);
+    data::RadarSyntheticOptions held_out = o;
+    held_out.size = std::max<int64_t>(o.size / 8, 1);
+    held_out.seed = o.seed + 1;
+    s.eval = data::radar_synthetic(held_out);
+    s.input_shape = {r.context_frames + r.lead_frames, r.height, r.width, 1};
+    s.images = false;
+  } else if (d.name == "radar_npy") {
+    if (d.path.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(config.file, ": key data.path is required for dataset radar_npy"));
+    }
+    absl::StatusOr<Tensor> sequences = data::read_radar_npy(d.path);  // (N, T, H, W, 1)
+    if (!sequences.ok()) return sequences.status();
+    const int64_t n = sequences->size(0), t = sequences->size(1);
+    if (t <= d.radar.context_frames) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          d.path, ": sequences of ", t, " frames, but key data.radar.context_frames is ",
+          d.radar.context_frames, " (need at least one lead frame)"));
+    }
+    if (n < 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(d.path, ": ", n, " sequence(s); need at least 2 (train and held out)"));
+    }
+    const int64_t held = std::clamp<int64_t>(std::llround(d.eval_fraction * n), 1, n - 1);
+    s.train = data::radar_sequences_dataset(*sequences, 0, n - held);
+    s.eval = data::radar_sequences_dataset(*sequences, n - held, n);
+    s.input_shape = {t, sequences->size(2), sequences->size(3), 1};
+    s.images = false;
   } else if (d.name == "fashion_mnist_captions") {
     const std::string dir = fashion_mnist_dir(d);
     absl::StatusOr<data::LabeledImages> train = data::load_mnist(dir, true);
@@ -158,7 +209,20 @@ DataSignature data_signature(const DataConfig& d) {
   if (d.name == "audio_manifest" || d.name == "audio_views") {
     return audio_data_signature(d);
   }
+  if (d.name == "radar_synthetic" || d.name == "radar_npy") {
+    // radar_npy: the configured shape (the file's T, H, W are only known
+    // once it is read).
+    const RadarConfig& r = d.radar;
+    return {{r.context_frames + r.lead_frames, r.height, r.width, 1}, 0, false};
+  }
   return {d.image_shape, d.num_classes, false};
+}
+
+absl::StatusOr<data::DatasetPtr> build_split(const ExperimentConfig& config, bool train) {
+  absl::StatusOr<Splits> splits = load_splits(config);
+  if (!splits.ok()) return splits.status();
+  return train ? limit(splits->train, config.data.limit_train)
+               : limit(splits->eval, config.data.limit_eval);
 }
 
 absl::StatusOr<RunData> build_data(const ExperimentConfig& config, const DataShard& shard) {

@@ -36,6 +36,10 @@ struct DataShard {
 // An error if data.batch_size does not divide by shard.world_size.
 absl::StatusOr<RunData> build_data(const ExperimentConfig& config, const DataShard& shard = {});
 
+// The examples of one split (train or held out), unshuffled and unbatched:
+// what kiln radar-export writes.
+absl::StatusOr<data::DatasetPtr> build_split(const ExperimentConfig& config, bool train);
+
 // The per-example input shape and class count the data config implies,
 // without loading the data (for kiln info).
 struct DataSignature {

@@ -71,14 +71,40 @@ void parse_audio(ObjectReader r, AudioDataConfig* a) {
   r.read("min_snr_db", &a->min_snr_db);
   r.read("max_snr_db", &a->max_snr_db);
   r.check_range("max_snr_db", a->max_snr_db, a->min_snr_db, 200.0);
+}
+
+void parse_radar(ObjectReader r, RadarConfig* c) {
+  auto count = [&r](const char* key, int64_t* out, double lo) {
+    r.read(key, out);
+    r.check_range(key, static_cast<double>(*out), lo, 1e6);
+  };
+  auto number = [&r](const char* key, double* out, double lo, double hi, bool hi_inclusive) {
+    r.read(key, out);
+    r.check_range(key, *out, lo, hi, true, hi_inclusive);
+  };
+  count("height", &c->height, 4);
+  count("width", &c->width, 4);
+  count("context_frames", &c->context_frames, 1);
+  count("lead_frames", &c->lead_frames, 1);
+  number("max_speed", &c->max_speed, 0, 64, true);
+  number("motion_variation", &c->motion_variation, 0, 4, true);
+  number("max_turn", &c->max_turn, 0, 1, true);
+  number("growth", &c->growth, 0, 1, false);
+  number("growth_period", &c->growth_period, 1e-3, 1e9, true);
+  number("min_wet_fraction", &c->min_wet_fraction, 1e-6, 1, false);
+  number("max_wet_fraction", &c->max_wet_fraction, c->min_wet_fraction, 1, false);
+  number("spectral_slope", &c->spectral_slope, 0, 8, true);
+  number("outer_scale", &c->outer_scale, 1, 1e6, true);
+  number("rate_gain", &c->rate_gain, 1e-3, 10, true);
   r.finish();
 }
 
 void parse_data(ObjectReader r, DataConfig* d) {
   r.read("name", &d->name);
-  r.check_one_of("name", d->name,
-                 {"fashion_mnist", "mnist", "cifar10", "text", "synthetic_images",
-                  "fashion_mnist_captions", "audio_manifest", "audio_views"});
+  r.check_one_of(
+      "name", d->name,
+      {"fashion_mnist", "mnist", "cifar10", "text", "synthetic_images", "fashion_mnist_captions",
+       "audio_manifest", "audio_views", "radar_synthetic", "radar_npy"});
   r.read("path", &d->path);
   r.read("batch_size", &d->batch_size);
   r.check_range("batch_size", static_cast<double>(d->batch_size), 1, 1e9);
@@ -116,6 +142,7 @@ void parse_data(ObjectReader r, DataConfig* d) {
   r.read("limit_eval", &d->limit_eval);
   r.check_range("limit_eval", static_cast<double>(d->limit_eval), 0, 1e12);
   parse_audio(r.object("audio"), &d->audio);
+  parse_radar(r.object("radar"), &d->radar);
   r.finish();
 }
 

@@ -23,6 +23,8 @@ int needle_command(const std::vector<std::string>& args);        // lm_commands.
 int spp_command(const std::vector<std::string>& args);
 int fewshot_command(const std::vector<std::string>& args);
 int audio_bench_command(const std::vector<std::string>& args);
+int nowcast_command(const std::vector<std::string>& args);       // nowcast_command.cc
+int radar_export_command(const std::vector<std::string>& args);  // nowcast_command.cc
 
 // Parsed arguments: positionals, repeated "--set k=v", "--flag value"
 // options and bare flags.

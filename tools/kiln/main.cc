@@ -37,6 +37,10 @@ constexpr char kUsage[] =
     "                     signal propagation plots of an NF model at initialisation\n"
     "  audio-bench generate --out DIR [--per-class N] [--seed S]\n"
     "                     generate the small HARES-like audio benchmark\n"
+    "  nowcast CONFIG [--set ...] [--batches N] [--png FILE] [--json]\n"
+    "                     CSI, CRPS and PSD of nowcast baselines on held-out radar data\n"
+    "  radar-export CONFIG --out FILE.npy [--count N]\n"
+    "                     write a radar dataset's sequences as an npy file\n"
     "\n"
     "Run 'kiln COMMAND --help' for a command's options.\n";
 
@@ -62,6 +66,8 @@ int main(int argc, char** argv) {
       {"spp", kiln::cli::spp_command},
       {"fewshot", kiln::cli::fewshot_command},
       {"audio-bench", kiln::cli::audio_bench_command},
+      {"nowcast", kiln::cli::nowcast_command},
+      {"radar-export", kiln::cli::radar_export_command},
   };
   auto it = commands.find(command);
   if (it == commands.end()) {

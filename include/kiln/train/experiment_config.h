@@ -67,9 +67,31 @@ struct AudioDataConfig {
   double max_snr_db = 40.0;
 };
 
+// Radar sequences (data "radar_synthetic" and "radar_npy", data/radar.h):
+// examples {"frames": (T, H, W, 1)} mm/h, T = context_frames + lead_frames.
+// The generator keys mirror data::RadarSyntheticOptions.
+struct RadarConfig {
+  int64_t height = 64;
+  int64_t width = 64;
+  int64_t context_frames = 4;
+  int64_t lead_frames = 18;  // radar_npy: the file's T - context_frames
+  double max_speed = 1.0;
+  double motion_variation = 0.3;
+  double max_turn = 0.02;
+  double growth = 0.4;
+  double growth_period = 40.0;
+  double min_wet_fraction = 0.1;
+  double max_wet_fraction = 0.4;
+  double spectral_slope = 3.0;
+  double outer_scale = 32.0;
+  double rate_gain = 2.0;
+};
+
 struct DataConfig {
   // "fashion_mnist", "mnist", "cifar10", "text", "synthetic_images",
-  // "fashion_mnist_captions", "audio_manifest", "audio_views".
+  // "fashion_mnist_captions", "audio_manifest", "audio_views", "radar_synthetic",
+  // "radar_npy" (path: an npy file; the last eval_fraction of its sequences
+  // are held out).
   std::string name = "fashion_mnist";
   std::string path;  // directory or file; datasets have defaults
   int64_t batch_size = 64;
@@ -98,6 +120,7 @@ struct DataConfig {
   int64_t limit_train = 0;
   int64_t limit_eval = 0;
   AudioDataConfig audio;
+  RadarConfig radar;
 };
 
 // The seed of data.permute_pixels' permutation (models that keep the
