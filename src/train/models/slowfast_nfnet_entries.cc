@@ -1,8 +1,8 @@
 // Config parsing for "slowfast_nfnet" (HARES, 2111.12124): a "preset" ("F0"
 // or "tiny") picks the architecture; the NFNet keys (widths, depths, ...,
 // read_nfnet_options) set the slow pathway and the shared recipe, and the
-// SlowFast keys the rest. With "projection" (SimCLR) the model has no
-// classifier and num_classes is not needed.
+// SlowFast keys the rest. With "projection" (SimCLR) or "head": false the
+// model has no classifier and num_classes is not needed.
 #include "kiln/models/slowfast_nfnet/slowfast_nfnet.h"
 #include "src/train/model_entries.h"
 
@@ -27,7 +27,9 @@ std::shared_ptr<models::Model> build_slowfast_nfnet(ObjectReader& r, const Model
   ModelContext context = c;
   context.num_classes = std::max<int64_t>(1, c.num_classes);
   o.slow = read_nfnet_options(r, context, o.slow);
-  if (!o.projection.empty()) o.slow.num_classes = 0;
+  bool head = true;  // false: forward returns the embedding (kiln info on the encoder)
+  r.read("head", &head);
+  if (!o.projection.empty() || !head) o.slow.num_classes = 0;
   r.read("pathways", &o.pathways);
   r.check_one_of("pathways", o.pathways, {"slowfast", "slow_only", "fast_only"});
   r.read("normalization", &o.normalization);
