@@ -23,6 +23,7 @@ int needle_command(const std::vector<std::string>& args);        // lm_commands.
 int spp_command(const std::vector<std::string>& args);
 int fewshot_command(const std::vector<std::string>& args);
 int audio_bench_command(const std::vector<std::string>& args);
+int linear_eval_command(const std::vector<std::string>& args);
 
 // Parsed arguments: positionals, repeated "--set k=v", "--flag value"
 // options and bare flags.
