@@ -5,9 +5,13 @@
 
 #include <filesystem>
 
+#include "kiln/autograd/grad_mode.h"
 #include "kiln/models/slowfast_nfnet/slowfast_nfnet.h"
 #include "kiln/ops/binary.h"
 #include "kiln/ops/inplace.h"
+#include "kiln/ops/random.h"
+#include "kiln/ops/reduce.h"
+#include "kiln/ops/shape.h"
 #include "kiln/train/checkpoint.h"
 #include "support/gradcheck.h"
 
@@ -128,6 +132,36 @@ TEST(SlowFastNFNetGradcheck, CheckerCatchesAWrongGradient) {
   const Tensor x = normal({3, 2}, 0, 1, data, DType::kF64).set_requires_grad(true);
   EXPECT_NE(gradcheck_function([&] { return mul(x, x.detach()); }, {{"x", x}}), "");
   EXPECT_EQ(gradcheck_function([&] { return mul(x, x); }, {{"x", x}}), "");
+}
+
+// The NF lateral's output is scaled to the slow stream's expected std, so the
+// concatenated channels enter the next transition block with one variance
+// (its beta). Residual branches switched on (skip_gain 1) so the streams grow.
+TEST(SlowFastNFNet, LateralMatchesTheSlowStreamVariance) {
+  SlowFastNFNetOptions o = tiny("slowfast", "none");
+  o.slow.depths = {3, 1};
+  Generator gen(0);
+  SlowFastNFNet model(o, gen, nullptr);
+  {
+    NoGradGuard no_grad;
+    for (auto& [name, t] : model.named_parameters()) {
+      if (name.ends_with("skip_gain")) fill_(t, 1.0);
+    }
+  }
+  NoGradGuard no_grad;
+  Generator data(1);
+  const Tensor x = normal({16, 32, 16, 1}, 0, 1, data);
+  Tensor slow = model.slow()->stage(
+      0, model.fuse(0, model.slow()->stem(slice(x, 1, 0, 32, 2)), model.fast()->stem(x)));
+  const Tensor fast = model.fast()->stage(0, model.fast()->stem(x));
+  const Tensor fused = model.fuse(1, slow, fast);  // (N, t, f, 16 + 2 * 4)
+  const double slow_var = mean(var(narrow(fused, 3, 0, 16), {0, 1, 2})).item<double>();
+  const double lateral_var = mean(var(narrow(fused, 3, 16, 8), {0, 1, 2})).item<double>();
+  // Expected std after a transition and two more blocks: sqrt(1 + 3 alpha^2).
+  const double expected = 1 + 3 * 0.2 * 0.2;
+  EXPECT_NEAR(slow_var / expected, 1.0, 0.5) << slow_var;
+  EXPECT_NEAR(lateral_var / expected, 1.0, 0.5) << lateral_var;
+  EXPECT_NEAR(lateral_var / slow_var, 1.0, 0.25);  // measured 1.08
 }
 
 TEST(BatchNormModule, TrainUsesBatchStatisticsAndUpdatesRunningStats) {
