@@ -69,7 +69,7 @@ SlowFastPathway::SlowFastPathway(int64_t in_channels, const NFNetPlan& plan,
     : nf_(normalization == "none"),
       activation_(nf_ ? nf_activation(activation) : nn::activation_by_name(activation)) {
   auto stem = register_module("stem", std::make_shared<ModuleList>());
-  int64_t ch = -1;
+  int64_t ch = in_channels;
   for (size_t i = 0; i < plan.stem_channels.size(); ++i) {
     const int64_t in = i == 0 ? in_channels : plan.stem_channels[i - 1];
     const int64_t stride = plan.stem_strides[i];
