@@ -1,6 +1,8 @@
 // kiln linear-eval: HARES-style linear evaluation of a frozen encoder.
 #include <cstdio>
+#include <filesystem>
 #include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -17,18 +19,21 @@ namespace kiln::cli {
 namespace {
 
 constexpr char kHelp[] =
-    "usage: kiln linear-eval CONFIG --checkpoint PATH|init --tasks [DOMAIN:]DATA,...\n"
-    "                        [--set a.b=value ...] [--ema] [--input-key KEY]\n"
+    "usage: kiln linear-eval CONFIG --checkpoint PATH|init --tasks [DOMAIN:]TASK,...\n"
+    "                        [--bench DIR] [--set a.b=value ...] [--ema] [--input-key KEY]\n"
     "                        [--l2 X] [--lr X] [--steps N] [--out FILE]\n"
     "\n"
     "Linear evaluation of a frozen encoder (HARES, 2111.12124). CONFIG is the\n"
     "encoder's training config (model slowfast_nfnet); its weights come from\n"
     "PATH (a checkpoint directory, checkpoints/ folder or run directory; --ema\n"
     "for the EMA weights) or, with 'init', from a random initialisation (the\n"
-    "random frozen encoder baseline). For each task, CONFIG's data section with\n"
-    "data.name = DATA (no shuffling, no augmentation) gives the training and\n"
-    "held-out examples; their embeddings (batch key KEY, default spectrogram,\n"
-    "with 'label') are extracted once, and an L2-regularised softmax\n"
+    "random frozen encoder baseline). For each task, CONFIG's data section (no\n"
+    "shuffling, no augmentation) with data.name = audio_manifest and data.path =\n"
+    "DIR/TASK.csv (--bench DIR, e.g. runs/audio_bench: TASK speech_word, ...),\n"
+    "or data.path = TASK if it ends in .csv, else data.name = TASK, gives the\n"
+    "training and held-out examples. DOMAIN defaults to TASK's file name up to\n"
+    "its first '_' (speech_word: speech). Their embeddings (batch key KEY,\n"
+    "default image, with 'label') are extracted once, and an L2-regularised softmax\n"
     "regression is trained on the standardised training features with\n"
     "full-batch Adam (defaults: l2 1e-4, lr 0.05, 500 steps). Prints a table of\n"
     "test accuracy per task, the mean per DOMAIN and overall, then the same as\n"
@@ -36,8 +41,35 @@ constexpr char kHelp[] =
 
 struct TaskSpec {
   std::string domain;
-  std::string data;
+  std::string name;  // as given
+  std::string data;  // data.name
+  std::string path;  // data.path, or empty to keep CONFIG's
 };
+
+// "[DOMAIN:]TASK" -> the dataset it names (see kHelp).
+std::optional<TaskSpec> parse_task(const std::string& item,
+                                   const std::optional<std::string>& bench) {
+  const std::vector<std::string> parts = absl::StrSplit(item, ':');
+  if (parts.size() > 2 || parts.back().empty()) return std::nullopt;
+  TaskSpec t;
+  t.name = parts.back();
+  if (bench) {
+    t.data = "audio_manifest";
+    t.path = (std::filesystem::path(*bench) / (t.name + ".csv")).string();
+  } else if (t.name.ends_with(".csv")) {
+    t.data = "audio_manifest";
+    t.path = t.name;
+  } else {
+    t.data = t.name;
+  }
+  if (parts.size() == 2) {
+    t.domain = parts[0];
+  } else {
+    const std::string stem = std::filesystem::path(t.name).stem().string();
+    t.domain = stem.find('_') == std::string::npos ? "all" : stem.substr(0, stem.find('_'));
+  }
+  return t;
+}
 
 std::optional<double> parse_double(const std::optional<std::string>& text, double fallback) {
   if (!text) return fallback;
@@ -53,8 +85,8 @@ std::optional<double> parse_double(const std::optional<std::string>& text, doubl
 }  // namespace
 
 int linear_eval_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args =
-      parse_args(argv, {"checkpoint", "tasks", "input-key", "l2", "lr", "steps", "out"}, {"ema"});
+  absl::StatusOr<Args> args = parse_args(
+      argv, {"checkpoint", "tasks", "bench", "input-key", "l2", "lr", "steps", "out"}, {"ema"});
   if (!args.ok()) return fail(std::string(args.status().message()));
   if (args->help) {
     std::fputs(kHelp, stdout);
@@ -69,9 +101,9 @@ int linear_eval_command(const std::vector<std::string>& argv) {
   std::vector<TaskSpec> tasks;
   const std::vector<std::string> items = absl::StrSplit(*task_list, ',', absl::SkipEmpty());
   for (const std::string& item : items) {
-    const std::vector<std::string> parts = absl::StrSplit(item, ':');
-    if (parts.size() > 2 || parts.back().empty()) return fail("--tasks: bad entry '" + item + "'");
-    tasks.push_back({parts.size() == 2 ? parts[0] : "all", parts.back()});
+    const std::optional<TaskSpec> task = parse_task(item, args->option("bench"));
+    if (!task) return fail("--tasks: bad entry '" + item + "'");
+    tasks.push_back(*task);
   }
   if (tasks.empty()) return fail("--tasks lists no task");
   train::LinearProbeOptions probe;
@@ -84,7 +116,7 @@ int linear_eval_command(const std::vector<std::string>& argv) {
   probe.l2 = *l2;
   probe.lr = *lr;
   probe.steps = *steps;
-  const std::string input_key = args->option("input-key").value_or("spectrogram");
+  const std::string input_key = args->option("input-key").value_or("image");
 
   absl::StatusOr<train::ExperimentConfig> config =
       train::load_experiment(args->positional[0], args->sets);
@@ -127,10 +159,11 @@ int linear_eval_command(const std::vector<std::string>& argv) {
   for (const TaskSpec& task : tasks) {
     train::ExperimentConfig task_config = *config;
     task_config.data.name = task.data;
+    if (!task.path.empty()) task_config.data.path = task.path;
     task_config.data.shuffle = false;
     task_config.data.augment = {};
     absl::StatusOr<train::RunData> data = train::build_data(task_config);
-    if (!data.ok()) return fail(absl::StrCat(task.data, ": ", data.status().message()));
+    if (!data.ok()) return fail(absl::StrCat(task.name, ": ", data.status().message()));
     train::LinearProbeResult result;
     train::Features train_features, test_features;
     try {
@@ -138,14 +171,16 @@ int linear_eval_command(const std::vector<std::string>& argv) {
       test_features = train::extract_features(embed, *data->eval_batches, input_key);
       result = train::linear_probe(train_features, test_features, data->num_classes, probe);
     } catch (const Error& e) {
-      return fail(absl::StrCat(task.data, ": ", e.what()));
+      return fail(absl::StrCat(task.name, ": ", e.what()));
     }
-    std::printf("%-12s %-28s %8lld %8lld %10.4f %10.4f\n", task.domain.c_str(), task.data.c_str(),
+    std::printf("%-12s %-28s %8lld %8lld %10.4f %10.4f\n", task.domain.c_str(), task.name.c_str(),
                 static_cast<long long>(train_features.y.size(0)),
                 static_cast<long long>(test_features.y.size(0)), result.train_accuracy,
                 result.test_accuracy);
     rows.push_back({{"domain", task.domain},
-                    {"task", task.data},
+                    {"task", task.name},
+                    {"data", task.data},
+                    {"path", task.path},
                     {"train_examples", train_features.y.size(0)},
                     {"test_examples", test_features.y.size(0)},
                     {"classes", data->num_classes},

@@ -31,7 +31,7 @@ constexpr char kUsage[] =
     "                     training curves and final/min/max of a sweep's points\n"
     "  fewshot CONFIG --checkpoint PATH [--shots 0,1,2,4,8]\n"
     "                     Flamingo's few-shot classification accuracy by shots\n"
-    "  linear-eval CONFIG --checkpoint PATH|init --tasks [DOMAIN:]DATA,...\n"
+    "  linear-eval CONFIG --checkpoint PATH|init --tasks [DOMAIN:]TASK,... [--bench DIR]\n"
     "                     linear evaluation of a frozen encoder per task and domain\n"
     "  needle CONFIG --checkpoint PATH [--lengths ...] [--depths ...]\n"
     "                     needle-in-a-haystack retrieval of a language model\n"
