@@ -102,13 +102,18 @@ std::unique_ptr<Task> build_task(const ExperimentConfig& config,
                         .random_token_fraction = config.task.random_token_fraction,
                         .seed = config.train.seed});
   }
+  if (config.task.name == "simclr") {
+    return std::make_unique<SimClrTask>(std::move(model), std::move(optimizer), skips,
+                                        SimClrOptions{.temperature = config.task.temperature});
+  }
   return std::make_unique<ClassificationTask>(
       std::move(model), std::move(optimizer), skips,
       ClassificationOptions{.label_smoothing = config.task.label_smoothing,
                             .mix = {.mixup = config.task.mixup,
                                     .cutmix = config.task.cutmix,
                                     .mixup_alpha = config.task.mixup_alpha},
-                            .seed = config.train.seed});
+                            .seed = config.train.seed,
+                            .input_key = config.task.input_key});
 }
 
 }  // namespace kiln::train

@@ -18,7 +18,7 @@ void parse_task(ObjectReader r, TaskConfig* task) {
   r.read("name", &task->name);
   r.check_one_of("name", task->name,
                  {"classification", "language_modeling", "masked_language_modeling",
-                  "multimodal_language_modeling"});
+                  "multimodal_language_modeling", "simclr"});
   r.read("label_smoothing", &task->label_smoothing);
   r.check_range("label_smoothing", task->label_smoothing, 0.0, 1.0, true, false);
   r.read("mixup", &task->mixup);
@@ -35,6 +35,10 @@ void parse_task(ObjectReader r, TaskConfig* task) {
   r.read("random_token_fraction", &task->random_token_fraction);
   r.check_range("random_token_fraction", task->random_token_fraction, 0.0,
                 1.0 - task->mask_token_fraction + 1e-12);
+  r.read("input_key", &task->input_key);
+  if (task->input_key.empty()) r.fail("input_key", "must not be empty");
+  r.read("temperature", &task->temperature);
+  r.check_range("temperature", task->temperature, 0.0, 1e3, false, true);
   r.finish();
 }
 

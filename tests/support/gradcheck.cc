@@ -128,4 +128,70 @@ std::string run_gradcheck(const OpSample& sample) {
   return "";
 }
 
+void module_to_f64(nn::Module& module) {
+  NoGradGuard no_grad;
+  for (auto& [name, t] : module.state_dict()) {
+    if (t.dtype() == DType::kF64 || !is_floating(t.dtype())) continue;
+    const Tensor d = contiguous(to_dtype(t.detach(), DType::kF64));
+    TensorImpl& impl = t.impl();
+    impl.storage = d.storage();
+    impl.strides = d.strides();
+    impl.offset = d.offset();
+    impl.dtype = DType::kF64;
+    if (impl.autograd) impl.autograd->grad.reset();
+  }
+}
+
+std::string gradcheck_function(const std::function<Tensor()>& f, const nn::NamedTensors& wrt,
+                               int depth, double eps, double tolerance) {
+  Tensor out = f();
+  Generator gen(4321);
+  const Tensor r = normal(out.shape(), 0.0, 1.0, gen, DType::kF64);
+  TensorList leaves;
+  for (const auto& [name, t] : wrt) leaves.push_back(t);
+  const TensorList analytic = autograd::grad({sum(mul(to_dtype(out, DType::kF64), r))}, {}, leaves);
+  // Groups in order of first appearance: name prefix -> indices into wrt.
+  std::vector<std::pair<std::string, std::vector<size_t>>> groups;
+  for (size_t k = 0; k < wrt.size(); ++k) {
+    const std::string& name = wrt[k].first;
+    size_t end = 0;
+    for (int d = 0; d < depth && end != std::string::npos; ++d) {
+      end = name.find('.', end == 0 ? 0 : end + 1);
+    }
+    const std::string prefix = name.substr(0, end);
+    if (groups.empty() || groups.back().first != prefix) groups.push_back({prefix, {}});
+    groups.back().second.push_back(k);
+  }
+  for (const auto& [prefix, members] : groups) {
+    double predicted = 0;
+    std::vector<Tensor> directions;
+    for (size_t k : members) {
+      const Tensor& x = wrt[k].second;
+      if (x.dtype() != DType::kF64 || !x.is_contiguous()) {
+        return absl::StrCat(wrt[k].first, ": needs a contiguous f64 tensor");
+      }
+      directions.push_back(normal(x.shape(), 0.0, 1.0, gen, DType::kF64));
+      if (analytic[k].defined()) {
+        predicted += sum(mul(analytic[k], directions.back())).item<double>();
+      }
+    }
+    NoGradGuard no_grad;
+    auto shift = [&](double step) {
+      for (size_t j = 0; j < members.size(); ++j) add_(wrt[members[j]].second, directions[j], step);
+    };
+    shift(eps);
+    const double plus = project(f(), r);
+    shift(-2 * eps);
+    const double minus = project(f(), r);
+    shift(eps);
+    const double numeric = (plus - minus) / (2 * eps);
+    const double err = std::abs(predicted - numeric);
+    if (!(err <= tolerance * (1.0 + std::abs(numeric)))) {
+      return absl::StrCat(prefix, ": directional derivative ", predicted, ", finite differences ",
+                          numeric, " (error ", err, ")");
+    }
+  }
+  return "";
+}
+
 }  // namespace kiln::testing

@@ -51,6 +51,19 @@ Tensor random_tensor(IntList shape, DType dtype, Generator& gen, double lo = -1.
 // Values whose magnitude is in [0.2, 1) with random sign (away from kinks at 0).
 Tensor away_from_zero(IntList shape, DType dtype, Generator& gen);
 
+// Whole modules: converts every parameter and buffer of `module` to f64 in
+// place (the module's own handles see the change), so a model built in f32
+// can be gradient-checked in f64.
+void module_to_f64(nn::Module& module);
+// Checks the gradient of a random projection of f() against central
+// differences along one random direction per group of tensors (f64 leaves
+// that require grad): tensors whose names share the first `depth` dotted
+// components form a group ("slow.stages.1.weight" and "slow.stages.1.bias"
+// at depth 3), so a whole model costs two forwards per group. Returns a
+// description of the first mismatch (naming the group), or "".
+std::string gradcheck_function(const std::function<Tensor()>& f, const nn::NamedTensors& wrt,
+                               int depth = 100, double eps = 1e-6, double tolerance = 1e-6);
+
 }  // namespace kiln::testing
 
 #define KILN_CONCAT_INNER(a, b) a##b

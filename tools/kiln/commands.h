@@ -25,6 +25,7 @@ int fewshot_command(const std::vector<std::string>& args);
 int audio_bench_command(const std::vector<std::string>& args);
 int nowcast_command(const std::vector<std::string>& args);       // nowcast_command.cc
 int radar_export_command(const std::vector<std::string>& args);  // nowcast_command.cc
+int linear_eval_command(const std::vector<std::string>& args);
 
 // Parsed arguments: positionals, repeated "--set k=v", "--flag value"
 // options and bare flags.

@@ -31,6 +31,8 @@ constexpr char kUsage[] =
     "                     training curves and final/min/max of a sweep's points\n"
     "  fewshot CONFIG --checkpoint PATH [--shots 0,1,2,4,8]\n"
     "                     Flamingo's few-shot classification accuracy by shots\n"
+    "  linear-eval CONFIG --checkpoint PATH|init --tasks [DOMAIN:]TASK,... [--bench DIR]\n"
+    "                     linear evaluation of a frozen encoder per task and domain\n"
     "  needle CONFIG --checkpoint PATH [--lengths ...] [--depths ...]\n"
     "                     needle-in-a-haystack retrieval of a language model\n"
     "  spp CONFIG|SPP_FILE [--set ...] [--vary 'k=[a,b]'] [--gaussian] [--output DIR]\n"
@@ -68,6 +70,7 @@ int main(int argc, char** argv) {
       {"audio-bench", kiln::cli::audio_bench_command},
       {"nowcast", kiln::cli::nowcast_command},
       {"radar-export", kiln::cli::radar_export_command},
+      {"linear-eval", kiln::cli::linear_eval_command},
   };
   auto it = commands.find(command);
   if (it == commands.end()) {

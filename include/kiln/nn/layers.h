@@ -84,6 +84,35 @@ class LayerNorm : public UnaryModule {
   Tensor beta_;
 };
 
+struct BatchNormOptions {
+  int64_t channels = 0;
+  double eps = 1e-5;
+  // running = (1 - momentum) * running + momentum * batch statistic
+  // (PyTorch's convention; Haiku's decay is 1 - momentum).
+  double momentum = 0.1;
+  bool scale = true;   // learned gamma "scale", init scale_init
+  bool offset = true;  // learned beta "offset", init 0
+  double scale_init = 1.0;
+};
+
+// Batch norm over the last (channel) dim: x (N, ..., C) -> (N, ..., C).
+// Training mode normalises with the batch's mean and population variance
+// (gradients flow through them) and updates the buffers running_mean (C)
+// and running_var (C, unbiased batch variance, as PyTorch); eval mode uses
+// the buffers. The buffers are part of state_dict(), hence of checkpoints.
+class BatchNorm : public UnaryModule {
+ public:
+  explicit BatchNorm(const BatchNormOptions& options);
+  Tensor forward(const Tensor& x) override;
+  const Tensor& running_mean() const { return running_mean_; }
+  const Tensor& running_var() const { return running_var_; }
+
+ private:
+  BatchNormOptions options_;
+  Tensor gamma_, beta_;
+  Tensor running_mean_, running_var_;
+};
+
 struct EmbeddingOptions {
   int64_t num_embeddings = 0;
   int64_t dim = 0;

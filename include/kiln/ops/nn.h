@@ -108,6 +108,16 @@ struct CrossEntropyOptions {
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
                      const CrossEntropyOptions& options = {});
 
+// SimCLR's NT-Xent (normalised temperature-scaled cross-entropy, Chen et al.
+// 2020): z1, z2 (B, D) are two views' projections, row i of each from the
+// same example. Over the 2B rows z = [z1; z2], each anchor's positive is its
+// other view and the other 2B - 2 rows are negatives:
+//   loss = mean_i -log( exp(cos(z_i, z_pos(i)) / t) / sum_{k != i} exp(cos(z_i, z_k) / t) ).
+// Returns the scalar loss; `logits` (2B, 2B) receives cos / t with the
+// diagonal at -1e9 (for metrics: the positive of row i is column (i + B) mod 2B).
+Tensor nt_xent(const Tensor& z1, const Tensor& z2, double temperature = 0.1,
+               Tensor* logits = nullptr);
+
 // table (V, D), ids of any shape (i32/i64) -> ids.shape + (D).
 Tensor embedding(const Tensor& table, const Tensor& ids);
 

@@ -21,7 +21,8 @@ struct ModelConfig {
 };
 
 struct TaskConfig {
-  // "classification", "language_modeling" or "masked_language_modeling".
+  // "classification", "language_modeling", "masked_language_modeling",
+  // "multimodal_language_modeling" or "simclr".
   std::string name = "classification";
   double label_smoothing = 0.0;
   // Classification: MixUp / CutMix on each training batch into soft targets
@@ -36,6 +37,11 @@ struct TaskConfig {
   double mask_rate = 0.15;
   double mask_token_fraction = 0.8;
   double random_token_fraction = 0.1;
+  // Classification: the batch key of the model input ("spectrogram" for
+  // audio datasets).
+  std::string input_key = "image";
+  // SimCLR ("simclr"): NT-Xent temperature over the views "view1", "view2".
+  double temperature = 0.1;
 };
 
 struct AugmentConfig {

@@ -18,7 +18,7 @@ ClassificationTask::ClassificationTask(std::shared_ptr<models::Model> model,
 
 TrainStepResult ClassificationTask::train_step(const data::Batch& batch,
                                                const StepContext& context) {
-  const Tensor& images = batch.at(data::kImageKey);
+  const Tensor& images = batch.at(options_.input_key);
   const Tensor& labels = batch.at(data::kLabelKey);
   const CrossEntropyOptions loss_options{.label_smoothing = options_.label_smoothing};
   if (!options_.mix.enabled()) {
@@ -43,7 +43,7 @@ void ClassificationTask::eval_begin() {
 void ClassificationTask::eval_batch(const data::Batch& batch) {
   NoGradGuard no_grad;
   const Tensor& labels = batch.at(data::kLabelKey);
-  Tensor logits = model_->forward(batch.at(data::kImageKey));
+  Tensor logits = model_->forward(batch.at(options_.input_key));
   // The held-out loss is the plain cross-entropy (no smoothing).
   eval_loss_sum_ += cross_entropy(logits, labels, {.reduction = Reduction::kSum}).item<double>();
   Tensor hits = eq(argmax(logits, -1), to_dtype(labels, DType::kI64));

@@ -37,8 +37,9 @@ class SingleModelTask : public Task {
 
 struct ClassificationOptions {
   double label_smoothing = 0.0;
-  MixOptions mix;     // MixUp / CutMix of training batches
-  uint64_t seed = 0;  // keys the mixing draws with the step (mix_generator)
+  MixOptions mix;                           // MixUp / CutMix of training batches
+  uint64_t seed = 0;                        // keys the mixing draws with the step (mix_generator)
+  std::string input_key = data::kImageKey;  // the batch key of the model input
 };
 
 // Images (N, H, W, C) and integer labels (N): cross-entropy with label
@@ -84,6 +85,37 @@ class MultimodalLanguageModelTask final : public SingleModelTask {
   std::pair<Tensor, double> loss(const data::Batch& batch);
   double eval_loss_sum_ = 0;
   double eval_tokens_ = 0;
+};
+
+struct SimClrOptions {
+  double temperature = 0.1;
+};
+
+// SimCLR pre-training (Chen et al. 2020; HARES, 2111.12124): two views
+// "view1", "view2" (B, ...) of the same B examples go through the model in
+// one batch of 2B (BatchNorm sees both); the model's outputs (its projection
+// head) z1, z2 (B, D) give the NT-Xent loss (nt_xent). Metrics: loss and
+// contrastive_accuracy, the fraction of the 2B anchors whose most similar
+// other row is their positive.
+class SimClrTask final : public SingleModelTask {
+ public:
+  SimClrTask(std::shared_ptr<models::Model> model, std::unique_ptr<optim::Optimizer> optimizer,
+             int64_t max_consecutive_skips, const SimClrOptions& options);
+  TrainStepResult train_step(const data::Batch& batch, const StepContext& context) override;
+  void eval_begin() override;
+  void eval_batch(const data::Batch& batch) override;
+  std::map<std::string, double> eval_end() override;
+  std::vector<double> eval_totals() const override;  // loss sum, correct, anchors
+  void set_eval_totals(const std::vector<double>& totals) override;
+
+ private:
+  // The loss of a batch and the number of its anchors whose top match is
+  // their positive.
+  std::pair<Tensor, int64_t> loss(const data::Batch& batch);
+  SimClrOptions options_;
+  double eval_loss_sum_ = 0;
+  int64_t eval_correct_ = 0;
+  int64_t eval_count_ = 0;
 };
 
 // Tokens (B, T + 1): predict token t + 1 from tokens <= t; mean cross-entropy
