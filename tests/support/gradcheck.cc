@@ -1,5 +1,6 @@
 #include "support/gradcheck.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -125,6 +126,65 @@ std::string run_gradcheck(const OpSample& sample) {
                   to_vector(analytic[k]), sample.f32_tolerance, sample.f32_tolerance);
     if (!err.empty()) return err;
   }
+  return "";
+}
+
+std::string run_module_gradcheck(nn::Module& module, TensorList inputs,
+                                 const std::function<Tensor(const TensorList&)>& apply,
+                                 const ModuleCheckOptions& options) {
+  std::vector<Tensor> saved;
+  for (const auto& [name, b] : module.named_buffers()) saved.push_back(clone(b.detach()));
+  auto restore = [&] {
+    NoGradGuard no_grad;
+    const nn::NamedTensors buffers = module.named_buffers();
+    for (size_t i = 0; i < buffers.size(); ++i) copy_(buffers[i].second, saved[i]);
+  };
+  std::vector<std::string> names;
+  TensorList wrt;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined() || !is_floating(inputs[i].dtype())) continue;
+    if (inputs[i].dtype() != DType::kF64) return absl::StrCat("input ", i, " is not f64");
+    inputs[i] = clone(inputs[i].detach()).set_requires_grad(true);
+    names.push_back(absl::StrCat("input ", i));
+    wrt.push_back(inputs[i]);
+  }
+  for (const auto& [name, p] : module.named_parameters()) {
+    if (p.dtype() != DType::kF64) return absl::StrCat("parameter ", name, " is not f64");
+    names.push_back(name);
+    wrt.push_back(p);
+  }
+  restore();
+  const Tensor out = apply(inputs);
+  Generator proj_gen(4321);
+  const Tensor r = normal(out.shape(), 0.0, 1.0, proj_gen, DType::kF64);
+  const TensorList analytic = autograd::grad({sum(mul(to_dtype(out, DType::kF64), r))}, {}, wrt);
+  for (size_t k = 0; k < wrt.size(); ++k) {
+    const int64_t numel = wrt[k].numel();
+    const int64_t count = std::min(numel, options.max_elements);
+    const std::vector<double> got = analytic[k].defined()
+                                        ? to_vector(analytic[k])
+                                        : std::vector<double>(static_cast<size_t>(numel), 0.0);
+    double* data = wrt[k].data<double>();
+    for (int64_t j = 0; j < count; ++j) {
+      const int64_t i = j * numel / count;
+      NoGradGuard no_grad;
+      const double value = data[i];
+      data[i] = value + options.eps;
+      restore();
+      const double plus = project(apply(inputs), r);
+      data[i] = value - options.eps;
+      restore();
+      const double minus = project(apply(inputs), r);
+      data[i] = value;
+      const double numeric = (plus - minus) / (2 * options.eps);
+      const double err = std::abs(got[static_cast<size_t>(i)] - numeric);
+      if (!(err <= options.tolerance * (0.1 + std::abs(numeric)))) {
+        return absl::StrCat(names[k], " element ", i, ": analytic ", got[static_cast<size_t>(i)],
+                            ", numeric ", numeric);
+      }
+    }
+  }
+  restore();
   return "";
 }
 

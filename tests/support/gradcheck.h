@@ -51,6 +51,21 @@ Tensor random_tensor(IntList shape, DType dtype, Generator& gen, double lo = -1.
 // Values whose magnitude is in [0.2, 1) with random sign (away from kinks at 0).
 Tensor away_from_zero(IntList shape, DType dtype, Generator& gen);
 
+// Gradient check of a module (built with f64 parameters): the gradients of
+// a random projection of apply(inputs) with respect to the floating inputs
+// and every parameter against central differences, on up to max_elements
+// elements (spread evenly) of each. The module's buffers (spectral-norm
+// vectors, running statistics) are restored before every evaluation, so a
+// training-mode forward that updates them is checked as a pure function.
+struct ModuleCheckOptions {
+  double eps = 1e-6;
+  double tolerance = 1e-5;
+  int64_t max_elements = 8;
+};
+std::string run_module_gradcheck(nn::Module& module, TensorList inputs,
+                                 const std::function<Tensor(const TensorList&)>& apply,
+                                 const ModuleCheckOptions& options = {});
+
 }  // namespace kiln::testing
 
 #define KILN_CONCAT_INNER(a, b) a##b

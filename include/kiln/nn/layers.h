@@ -84,6 +84,28 @@ class LayerNorm : public UnaryModule {
   Tensor beta_;
 };
 
+struct BatchNormOptions {
+  int64_t channels = 0;
+  double eps = 1e-5;
+  double momentum = 0.1;  // running = (1 - momentum) running + momentum batch
+  DType dtype = DType::kF32;
+};
+
+// Batch norm over channels-last inputs (N, ..., C): in training mode with
+// the batch's statistics (and the running averages, buffers "mean" and
+// "var", updated), in eval mode with the running averages. Learned scale
+// (init 1) and offset (init 0).
+class BatchNorm : public UnaryModule {
+ public:
+  explicit BatchNorm(const BatchNormOptions& options);
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  BatchNormOptions options_;
+  Tensor gamma_, beta_;                // (C)
+  Tensor running_mean_, running_var_;  // (C)
+};
+
 struct EmbeddingOptions {
   int64_t num_embeddings = 0;
   int64_t dim = 0;
