@@ -24,5 +24,6 @@ std::vector<ModelEntry> nfnet_model_entries();
 std::vector<ModelEntry> transformer_model_entries();
 std::vector<ModelEntry> perceiver_model_entries();
 std::vector<ModelEntry> flamingo_model_entries();
+std::vector<ModelEntry> dgmr_model_entries();
 
 }  // namespace kiln::train

@@ -16,6 +16,7 @@ const std::vector<ModelEntry>& model_registry() {
              transformer_model_entries,
              perceiver_model_entries,
              flamingo_model_entries,
+             dgmr_model_entries,
          }) {
       for (ModelEntry& entry : family()) all->push_back(std::move(entry));
     }

@@ -158,15 +158,19 @@ std::string run_module_gradcheck(nn::Module& module, TensorList inputs,
   Generator proj_gen(4321);
   const Tensor r = normal(out.shape(), 0.0, 1.0, proj_gen, DType::kF64);
   const TensorList analytic = autograd::grad({sum(mul(to_dtype(out, DType::kF64), r))}, {}, wrt);
-  for (size_t k = 0; k < wrt.size(); ++k) {
+  const size_t n = wrt.size();
+  const size_t checked =
+      options.max_tensors > 0 ? std::min(n, static_cast<size_t>(options.max_tensors)) : n;
+  for (size_t j = 0; j < checked; ++j) {
+    const size_t k = j * n / checked;
     const int64_t numel = wrt[k].numel();
     const int64_t count = std::min(numel, options.max_elements);
     const std::vector<double> got = analytic[k].defined()
                                         ? to_vector(analytic[k])
                                         : std::vector<double>(static_cast<size_t>(numel), 0.0);
     double* data = wrt[k].data<double>();
-    for (int64_t j = 0; j < count; ++j) {
-      const int64_t i = j * numel / count;
+    for (int64_t e = 0; e < count; ++e) {
+      const int64_t i = e * numel / count;
       NoGradGuard no_grad;
       const double value = data[i];
       data[i] = value + options.eps;

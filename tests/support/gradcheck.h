@@ -61,6 +61,9 @@ struct ModuleCheckOptions {
   double eps = 1e-6;
   double tolerance = 1e-5;
   int64_t max_elements = 8;
+  // Check at most this many of the tensors (inputs, then parameters),
+  // spread evenly (0: all).
+  int64_t max_tensors = 0;
 };
 std::string run_module_gradcheck(nn::Module& module, TensorList inputs,
                                  const std::function<Tensor(const TensorList&)>& apply,

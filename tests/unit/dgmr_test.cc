@@ -13,6 +13,7 @@
 
 #include <cmath>
 
+#include "kiln/core/context.h"
 #include "kiln/models/dgmr/dgmr.h"
 #include "support/gradcheck.h"
 
@@ -50,7 +51,15 @@ DgmrOptions tiny(DType dtype = kF64) {
           .dtype = dtype};
 }
 
+// Tiny shapes gain nothing from threads, and a loaded machine makes every
+// parallel region wait: one thread.
+struct OneThread {
+  Context context{{.num_threads = 1}};
+  ContextScope scope{context};
+};
+
 TEST(SpectralNorm, ConvergesToTheTopSingularValue) {
+  const OneThread one_thread;
   Generator gen(0);
   // A (6, 4) matrix with singular values 5, 2, 1, 0.5: U diag(s) V^T with
   // orthogonal U, V from the QR-free construction of a permuted identity
@@ -78,6 +87,7 @@ TEST(SpectralNorm, ConvergesToTheTopSingularValue) {
 }
 
 TEST(SpectralNorm, OnePowerIterationPerTrainingForward) {
+  const OneThread one_thread;
   Generator gen(1);
   nn::SpectralNorm sn({.out_features = 3, .dtype = kF64}, gen);
   const Tensor weight = rand64({2, 2, 5, 3}, gen);
@@ -88,6 +98,7 @@ TEST(SpectralNorm, OnePowerIterationPerTrainingForward) {
 }
 
 TEST(SpectralNorm, GradientCheck) {
+  const OneThread one_thread;
   Generator gen(2);
   nn::SpectralNorm sn({.out_features = 3, .dtype = kF64}, gen);
   const Tensor weight = rand64({3, 4, 3}, gen);
@@ -98,6 +109,7 @@ TEST(SpectralNorm, GradientCheck) {
 }
 
 TEST(BatchNorm, TrainsOnBatchStatisticsAndEvaluatesOnRunningOnes) {
+  const OneThread one_thread;
   nn::BatchNorm bn({.channels = 2, .momentum = 1.0, .dtype = kF64});
   const Tensor x = from_vector({1, 10, 3, 20, 5, 30}, {3, 2}, kF64);
   const std::vector<double> y = to_vector(bn.forward(x));
@@ -115,6 +127,7 @@ TEST(BatchNorm, TrainsOnBatchStatisticsAndEvaluatesOnRunningOnes) {
 }
 
 TEST(DgmrBlocks, DBlockShapesAndGradients) {
+  const OneThread one_thread;
   Generator gen(4);
   DBlock block({.in = 2, .out = 3, .block = {.dtype = kF64}}, gen);
   const Tensor x = rand64({2, 4, 4, 2}, gen);
@@ -142,6 +155,7 @@ TEST(DgmrBlocks, DBlock3dShapesAndGradients) {
 }
 
 TEST(DgmrBlocks, GBlockShapesAndGradients) {
+  const OneThread one_thread;
   Generator gen(6);
   GBlock block({.in = 2, .out = 3, .block = {.dtype = kF64}}, gen);
   GBlock up({.in = 2, .out = 1, .upsample = true, .block = {.dtype = kF64}}, gen);
@@ -160,6 +174,7 @@ TEST(DgmrBlocks, GBlockShapesAndGradients) {
 }
 
 TEST(DgmrBlocks, LBlockShapesAndGradients) {
+  const OneThread one_thread;
   Generator gen(7);
   LBlock block({.in = 2, .out = 5, .dtype = kF64}, gen);
   const Tensor x = rand64({2, 3, 3, 2}, gen);
@@ -171,6 +186,7 @@ TEST(DgmrBlocks, LBlockShapesAndGradients) {
 }
 
 TEST(DgmrBlocks, SpatialAttentionStartsAsIdentityAndHasGradients) {
+  const OneThread one_thread;
   Generator gen(8);
   const Tensor x = rand64({2, 3, 2, 8}, gen);
   SpatialAttention identity({.channels = 8, .dtype = kF64}, gen);
@@ -182,6 +198,7 @@ TEST(DgmrBlocks, SpatialAttentionStartsAsIdentityAndHasGradients) {
 }
 
 TEST(DgmrBlocks, ConvGruShapesAndGradients) {
+  const OneThread one_thread;
   Generator gen(9);
   ConvGru cell({.input_channels = 2, .hidden_channels = 3, .block = {.dtype = kF64}}, gen);
   const Tensor x = rand64({2, 3, 3, 2}, gen), h = rand64({2, 3, 3, 3}, gen);
@@ -194,26 +211,31 @@ TEST(DgmrBlocks, ConvGruShapesAndGradients) {
 }
 
 TEST(Dgmr, GeneratorShapesAndGradients) {
+  const OneThread one_thread;
   Generator gen(10);
-  DgmrGenerator g(tiny(), gen);
-  const Tensor context = testing::random_tensor({2, 2, 32, 32, 1}, kF64, gen, 0.0, 4.0);
+  DgmrGenerator g(tiny(DType::kF32), gen);
+  const Tensor context = uniform({2, 2, 32, 32, 1}, 0.0, 4.0, gen);
   const Tensor z = g.sample_latent(2, 32, 32, gen);
   EXPECT_EQ(z.shape(), (Shape{2, 1, 1, 1}));
   EXPECT_EQ(g.forward(context, z).shape(), (Shape{2, 4, 32, 32, 1}));
-  // The wiring, cheaply: 2 lead frames, one example, one element of each
-  // tensor (the blocks are checked in full above).
+  // The wiring, cheaply (f64 runs the reference kernels): 2 lead frames,
+  // one example, one element of 16 tensors spread over the stacks (the
+  // blocks are checked in full above).
   DgmrOptions o = tiny();
   o.lead_frames = 2;
   DgmrGenerator small(o, gen);
   small.eval();
   jitter(small, gen);
-  EXPECT_EQ(run_module_gradcheck(small, {narrow(context, 0, 0, 1), narrow(z, 0, 0, 1)},
+  EXPECT_EQ(run_module_gradcheck(small,
+                                 {testing::random_tensor({1, 2, 32, 32, 1}, kF64, gen, 0.0, 4.0),
+                                  small.sample_latent(1, 32, 32, gen)},
                                  [&](const TensorList& in) { return small.forward(in[0], in[1]); },
-                                 {.max_elements = 1}),
+                                 {.max_elements = 1, .max_tensors = 16}),
             "");
 }
 
 TEST(Dgmr, DiscriminatorShapesAndGradients) {
+  const OneThread one_thread;
   Generator gen(11);
   // Smaller still: 16 x 16 frames, 4 in a sequence.
   DgmrOptions o = tiny();
@@ -243,7 +265,8 @@ TEST(Dgmr, DiscriminatorShapesAndGradients) {
       "");
 }
 
-TEST(Dgmr, ModelSamplesLeadFramesAndPaperSizesBuild) {
+TEST(Dgmr, ModelSamplesLeadFramesAndScoresThem) {
+  const OneThread one_thread;
   Generator gen(12);
   Dgmr model(tiny(DType::kF32), gen, std::make_shared<Generator>(13));
   const Tensor frames = uniform({2, 6, 32, 32, 1}, 0.0, 2.0, gen);
@@ -254,6 +277,7 @@ TEST(Dgmr, ModelSamplesLeadFramesAndPaperSizesBuild) {
 }
 
 TEST(DgmrLosses, HingeAndGridCellRegulariser) {
+  const OneThread one_thread;
   const Tensor real = from_vector({2.0, 0.5}, {2}, kF64);
   const Tensor fake = from_vector({-3.0, 0.0}, {2}, kF64);
   // relu(1 - real): 0, 0.5; relu(1 + fake): 0, 1.
