@@ -14,7 +14,7 @@ DgmrOptions dgmr_small() {
           .lead_frames = 6,
           .context_channels = 32,
           .latent_channels = 64,
-          .latent_input_channels = 4,
+          .latent_input_channels = 2,
           .discriminator_channels = 8,
           .spatial_frames = 4,
           .spatial_blocks = 4,

@@ -55,7 +55,8 @@ std::vector<ModelEntry> dgmr_model_entries() {
                 "DGMR (2104.00954): ConvGRU generator, spatial and temporal discriminators; the "
                 "paper's sizes",
                 models::dgmr::dgmr_paper()),
-          entry("dgmr_small", "DGMR narrowed for CPU: 64 x 64 frames, 4 context + 6 lead",
+          entry("dgmr_small",
+                "DGMR narrowed for CPU: 64 x 64 frames, 4 context + 6 lead, 0.7M parameters",
                 models::dgmr::dgmr_small())};
 }
 

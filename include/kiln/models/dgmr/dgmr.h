@@ -37,7 +37,8 @@ struct DgmrOptions {
   DType dtype = DType::kF32;
 };
 
-// The paper's sizes, and a small version for CPU (64 x 64 frames, 4 + 6).
+// The paper's sizes (generator 52.8M parameters, discriminators 43.5M),
+// and a small version for CPU (64 x 64 frames, 4 + 6; 0.37M and 0.31M).
 DgmrOptions dgmr_paper();
 DgmrOptions dgmr_small();
 
