@@ -13,6 +13,7 @@
 #include "kiln/ops/random.h"
 #include "kiln/ops/unary.h"
 #include "kiln/train/checkpoint.h"
+#include "kiln/train/model_registry.h"
 #include "src/train/builders.h"
 #include "src/train/tasks/dgmr_gan_task.h"
 
@@ -181,6 +182,26 @@ TEST(DgmrGanTask, BuiltFromTheConfigAndNeedsADgmr) {
   EXPECT_EQ(task->optimizers().size(), 2u);
   EXPECT_EQ(task->modules().size(), 1u);
   EXPECT_THROW(train::DgmrGanTask(nullptr, kAdam, gan("gan")), Error);
+}
+
+TEST(DgmrRegistry, BuildsTheSmallModelWithOverridesAndChecksThem) {
+  const OneThread one_thread;
+  Generator gen(0);
+  const train::ModelContext context{.init_gen = &gen,
+                                    .dropout_gen = std::make_shared<Generator>(1)};
+  absl::StatusOr<std::shared_ptr<models::Model>> model =
+      train::build_model("dgmr_small", {{"lead_frames", 3}}, context, "test.json");
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto* dgmr = dynamic_cast<Dgmr*>(model->get());
+  ASSERT_NE(dgmr, nullptr);
+  EXPECT_EQ(dgmr->options().lead_frames, 3);
+  EXPECT_EQ(dgmr->options().context_channels, 32);
+  EXPECT_EQ((*model)->children().size(), 2u);  // generator, discriminator
+  const absl::StatusOr<std::shared_ptr<models::Model>> bad =
+      train::build_model("dgmr_small", {{"context_channels", 36}}, context, "test.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("context_channels"), std::string::npos);
+  EXPECT_FALSE(train::build_model("dgmr_small", {{"lead_frame", 3}}, context, "test.json").ok());
 }
 
 }  // namespace
