@@ -117,8 +117,15 @@ TrainStepResult DgmrGanTask::train_step(const data::Batch& batch, const StepCont
   if (adversarial) {
     const Tensor flat =
         reshape(samples, {-1, samples.size(2), samples.size(3), samples.size(4), 1});
-    const Tensor adv =
-        hinge_generator_loss(model_->discriminator().forward(repeated, flat, model_->noise()));
+    // Scored beside as many real sequences, as in the discriminator step
+    // (and the reference implementation), so the heads' batch norm sees the
+    // same mix of real and generated.
+    const int64_t n = flat.size(0);
+    const Tensor scores = model_->discriminator().forward(
+        repeat_batch(repeated, 2),
+        concat({repeat_batch(s.truth, options_.generator_samples), flat}, 0),
+        model_->noise());  // (2 S B)
+    const Tensor adv = hinge_generator_loss(narrow(scores, 0, n, n));
     result.metrics["generator_adversarial"] = adv.item<double>();
     loss = add(loss, adv);
   }

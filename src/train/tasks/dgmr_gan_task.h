@@ -4,14 +4,21 @@
 // Batches hold "frames" (B, M + T, H, W, 1) f32 rain rates in mm/h: M
 // context frames, then T lead frames (the model's context_frames and
 // lead_frames). Each step takes discriminator_steps discriminator updates
-// (hinge loss on real and generated lead frames, scored as one batch of 2B)
-// and then one generator update on generator_samples latents per input:
-// -mean(D + T scores) + lambda * grid-cell regulariser (mean of the samples
-// against the truth, weighted by rain rate). Two Adam optimizers (the
-// config's optimizer settings; beta1 0 in the paper) with their own
+// (hinge loss on real and generated lead frames, scored as one batch of
+// 2B), then one generator update on generator_samples latents per input,
+// each generated sequence scored beside a real one as in the discriminator
+// step: -mean(D + T scores) + lambda * grid-cell regulariser (mean of the
+// samples against the truth, weighted by rain rate). Two Adam optimizers
+// (the config's optimizer settings; beta1 0 in the paper) with their own
 // learning rates, scaled by the schedule. gan_mode "regulariser" drops the
 // discriminators (no updates, no adversarial term), "adversarial" the
 // regulariser.
+//
+// Checkpoints: group "model" (generator and discriminators, with their
+// spectral-norm vectors and batch-norm statistics, so `kiln eval` loads it
+// as any model), "generator_optimizer" and "discriminator_optimizer". The
+// latents, frame choices and crops of training come from the model's noise
+// generator, which the trainer checkpoints.
 //
 // Evaluation draws generator_samples latents per input from a generator
 // keyed by (seed, evaluation batch), so every evaluation sees the same
