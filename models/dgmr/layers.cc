@@ -67,9 +67,10 @@ Tensor DBlock::pool(const Tensor& x) const {
 }
 
 Tensor DBlock::forward(const Tensor& x) {
+  // x (N, [D,] H, W, in) -> (N, [D/2,] H/2, W/2, out) when downsampling.
   const Tensor shortcut = pool(shortcut_ ? shortcut_->forward(x) : x);
   Tensor h = options_.first_relu ? relu(x) : x;
-  h = conv2_->forward(relu(conv1_->forward(h)));
+  h = conv2_->forward(relu(conv1_->forward(h)));  // (N, [D,] H, W, out)
   return add(pool(h), shortcut);
 }
 
@@ -90,8 +91,9 @@ GBlock::GBlock(const GBlockOptions& o, Generator& gen) : options_(o) {
 
 Tensor GBlock::forward(const Tensor& x) {
   auto up = [&](const Tensor& t) { return options_.upsample ? upsample_nearest2d(t, 2, 2) : t; };
+  // x (N, H, W, in) -> (N, H', W', out), H' = 2H when upsampling.
   const Tensor shortcut = shortcut_ ? shortcut_->forward(up(x)) : x;
-  Tensor h = conv1_->forward(up(relu(bn1_->forward(x))));
+  Tensor h = conv1_->forward(up(relu(bn1_->forward(x))));  // (N, H', W', in)
   h = conv2_->forward(relu(bn2_->forward(h)));
   return add(h, shortcut);
 }
@@ -110,6 +112,7 @@ LBlock::LBlock(const LBlockOptions& o, Generator& gen) : options_(o) {
 }
 
 Tensor LBlock::forward(const Tensor& x) {
+  // x (N, H, W, in) -> (N, H, W, out); the shortcut keeps x's channels.
   const Tensor shortcut = shortcut_ ? concat({x, shortcut_->forward(x)}, -1) : x;
   const Tensor h = conv2_->forward(relu(conv1_->forward(relu(x))));
   return add(h, shortcut);
@@ -157,10 +160,10 @@ ConvGru::ConvGru(const ConvGruOptions& o, Generator& gen) : options_(o) {
 }
 
 Tensor ConvGru::forward(const Tensor& x, const Tensor& h) {
-  const Tensor xh = concat({x, h}, -1);  // (N, H, W, Cx + Ch)
-  const Tensor r = sigmoid(reset_->forward(xh));
-  const Tensor u = sigmoid(update_->forward(xh));
-  const Tensor c = relu(candidate_->forward(concat({x, mul(r, h)}, -1)));
+  const Tensor xh = concat({x, h}, -1);                                    // (N, H, W, Cx + Ch)
+  const Tensor r = sigmoid(reset_->forward(xh));                           // (N, H, W, Ch)
+  const Tensor u = sigmoid(update_->forward(xh));                          // (N, H, W, Ch)
+  const Tensor c = relu(candidate_->forward(concat({x, mul(r, h)}, -1)));  // (N, H, W, Ch)
   return add(mul(u, h), mul(rsub(1.0, u), c));
 }
 
