@@ -13,6 +13,7 @@
 #include "kiln/nn/init.h"
 #include "kiln/nn/layers.h"
 #include "kiln/nn/module.h"
+#include "kiln/nn/spectral_norm.h"
 #include "kiln/ops/binary.h"
 #include "kiln/ops/cast.h"
 #include "kiln/ops/flops.h"

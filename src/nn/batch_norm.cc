@@ -15,10 +15,10 @@ BatchNorm::BatchNorm(const BatchNormOptions& options) : options_(options) {
              "BatchNorm: momentum must be in [0, 1] and eps >= 0, got ", options.momentum, " and ",
              options.eps);
   if (options.scale)
-    gamma_ = register_parameter("scale", full({options.channels}, options.scale_init));
-  if (options.offset) beta_ = register_parameter("offset", zeros({options.channels}));
-  running_mean_ = register_buffer("running_mean", zeros({options.channels}));
-  running_var_ = register_buffer("running_var", ones({options.channels}));
+    gamma_ = register_parameter("scale", full({options.channels}, options.scale_init, options.dtype));
+  if (options.offset) beta_ = register_parameter("offset", zeros({options.channels}, options.dtype));
+  running_mean_ = register_buffer("running_mean", zeros({options.channels}, options.dtype));
+  running_var_ = register_buffer("running_var", ones({options.channels}, options.dtype));
 }
 
 Tensor BatchNorm::forward(const Tensor& x) {

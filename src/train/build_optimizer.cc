@@ -1,5 +1,6 @@
 #include "absl/strings/str_join.h"
 #include "src/train/builders.h"
+#include "src/train/tasks/dgmr_gan_task.h"
 #include "src/train/tasks/masked_lm_task.h"
 #include "src/train/tasks/tasks.h"
 
@@ -93,6 +94,21 @@ std::unique_ptr<Task> build_task(const ExperimentConfig& config,
   if (config.task.name == "multimodal_language_modeling") {
     return std::make_unique<MultimodalLanguageModelTask>(std::move(model), std::move(optimizer),
                                                          skips);
+  }
+  if (config.task.name == "dgmr_gan") {
+    // Two optimizers of its own (generator and discriminators).
+    const TaskConfig& t = config.task;
+    return std::make_unique<DgmrGanTask>(
+        std::move(model), config.optimizer,
+        DgmrGanOptions{.mode = t.gan_mode,
+                       .generator_lr = t.generator_lr,
+                       .discriminator_lr = t.discriminator_lr,
+                       .base_lr = config.optimizer.lr,
+                       .discriminator_steps = t.discriminator_steps,
+                       .generator_samples = t.generator_samples,
+                       .regulariser_weight = t.regulariser_weight,
+                       .regulariser_min_weight = t.regulariser_min_weight,
+                       .seed = config.train.seed});
   }
   if (config.task.name == "masked_language_modeling") {
     return std::make_unique<MaskedLanguageModelTask>(

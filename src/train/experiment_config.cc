@@ -18,7 +18,8 @@ void parse_task(ObjectReader r, TaskConfig* task) {
   r.read("name", &task->name);
   r.check_one_of("name", task->name,
                  {"classification", "language_modeling", "masked_language_modeling",
-                  "multimodal_language_modeling", "simclr"});
+                  "multimodal_language_modeling", "simclr",
+                  "dgmr_gan"});
   r.read("label_smoothing", &task->label_smoothing);
   r.check_range("label_smoothing", task->label_smoothing, 0.0, 1.0, true, false);
   r.read("mixup", &task->mixup);
@@ -39,6 +40,21 @@ void parse_task(ObjectReader r, TaskConfig* task) {
   if (task->input_key.empty()) r.fail("input_key", "must not be empty");
   r.read("temperature", &task->temperature);
   r.check_range("temperature", task->temperature, 0.0, 1e3, false, true);
+  r.read("gan_mode", &task->gan_mode);
+  r.check_one_of("gan_mode", task->gan_mode, {"gan", "regulariser", "adversarial"});
+  for (const char* key : {"generator_lr", "discriminator_lr"}) {
+    double* lr = std::string(key) == "generator_lr" ? &task->generator_lr : &task->discriminator_lr;
+    r.read(key, lr);
+    r.check_range(key, *lr, 0.0, 10.0);
+  }
+  r.read("discriminator_steps", &task->discriminator_steps);
+  r.check_range("discriminator_steps", static_cast<double>(task->discriminator_steps), 1, 1e3);
+  r.read("generator_samples", &task->generator_samples);
+  r.check_range("generator_samples", static_cast<double>(task->generator_samples), 1, 1e3);
+  r.read("regulariser_weight", &task->regulariser_weight);
+  r.check_range("regulariser_weight", task->regulariser_weight, 0.0, 1e6);
+  r.read("regulariser_min_weight", &task->regulariser_min_weight);
+  r.check_range("regulariser_min_weight", task->regulariser_min_weight, 0.0, 24.0);
   r.finish();
 }
 

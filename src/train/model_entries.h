@@ -25,5 +25,6 @@ std::vector<ModelEntry> transformer_model_entries();
 std::vector<ModelEntry> perceiver_model_entries();
 std::vector<ModelEntry> flamingo_model_entries();
 std::vector<ModelEntry> slowfast_nfnet_model_entries();
+std::vector<ModelEntry> dgmr_model_entries();
 
 }  // namespace kiln::train

@@ -17,6 +17,7 @@ const std::vector<ModelEntry>& model_registry() {
              perceiver_model_entries,
              flamingo_model_entries,
              slowfast_nfnet_model_entries,
+             dgmr_model_entries,
          }) {
       for (ModelEntry& entry : family()) all->push_back(std::move(entry));
     }

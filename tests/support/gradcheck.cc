@@ -1,5 +1,6 @@
 #include "support/gradcheck.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -191,6 +192,67 @@ std::string gradcheck_function(const std::function<Tensor()>& f, const nn::Named
                           numeric, " (error ", err, ")");
     }
   }
+
+std::string run_module_gradcheck(nn::Module& module, TensorList inputs,
+                                 const std::function<Tensor(const TensorList&)>& apply,
+                                 const ModuleCheckOptions& options) {
+  std::vector<Tensor> saved;
+  for (const auto& [name, b] : module.named_buffers()) saved.push_back(clone(b.detach()));
+  auto restore = [&] {
+    NoGradGuard no_grad;
+    const nn::NamedTensors buffers = module.named_buffers();
+    for (size_t i = 0; i < buffers.size(); ++i) copy_(buffers[i].second, saved[i]);
+  };
+  std::vector<std::string> names;
+  TensorList wrt;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined() || !is_floating(inputs[i].dtype())) continue;
+    if (inputs[i].dtype() != DType::kF64) return absl::StrCat("input ", i, " is not f64");
+    inputs[i] = clone(inputs[i].detach()).set_requires_grad(true);
+    names.push_back(absl::StrCat("input ", i));
+    wrt.push_back(inputs[i]);
+  }
+  for (const auto& [name, p] : module.named_parameters()) {
+    if (p.dtype() != DType::kF64) return absl::StrCat("parameter ", name, " is not f64");
+    names.push_back(name);
+    wrt.push_back(p);
+  }
+  restore();
+  const Tensor out = apply(inputs);
+  Generator proj_gen(4321);
+  const Tensor r = normal(out.shape(), 0.0, 1.0, proj_gen, DType::kF64);
+  const TensorList analytic = autograd::grad({sum(mul(to_dtype(out, DType::kF64), r))}, {}, wrt);
+  const size_t n = wrt.size();
+  const size_t checked =
+      options.max_tensors > 0 ? std::min(n, static_cast<size_t>(options.max_tensors)) : n;
+  for (size_t j = 0; j < checked; ++j) {
+    const size_t k = j * n / checked;
+    const int64_t numel = wrt[k].numel();
+    const int64_t count = std::min(numel, options.max_elements);
+    const std::vector<double> got = analytic[k].defined()
+                                        ? to_vector(analytic[k])
+                                        : std::vector<double>(static_cast<size_t>(numel), 0.0);
+    double* data = wrt[k].data<double>();
+    for (int64_t e = 0; e < count; ++e) {
+      const int64_t i = e * numel / count;
+      NoGradGuard no_grad;
+      const double value = data[i];
+      data[i] = value + options.eps;
+      restore();
+      const double plus = project(apply(inputs), r);
+      data[i] = value - options.eps;
+      restore();
+      const double minus = project(apply(inputs), r);
+      data[i] = value;
+      const double numeric = (plus - minus) / (2 * options.eps);
+      const double err = std::abs(got[static_cast<size_t>(i)] - numeric);
+      if (!(err <= options.tolerance * (0.1 + std::abs(numeric)))) {
+        return absl::StrCat(names[k], " element ", i, ": analytic ", got[static_cast<size_t>(i)],
+                            ", numeric ", numeric);
+      }
+    }
+  }
+  restore();
   return "";
 }
 

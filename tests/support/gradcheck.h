@@ -64,6 +64,24 @@ void module_to_f64(nn::Module& module);
 std::string gradcheck_function(const std::function<Tensor()>& f, const nn::NamedTensors& wrt,
                                int depth = 100, double eps = 1e-6, double tolerance = 1e-6);
 
+// Gradient check of a module (built with f64 parameters): the gradients of
+// a random projection of apply(inputs) with respect to the floating inputs
+// and every parameter against central differences, on up to max_elements
+// elements (spread evenly) of each. The module's buffers (spectral-norm
+// vectors, running statistics) are restored before every evaluation, so a
+// training-mode forward that updates them is checked as a pure function.
+struct ModuleCheckOptions {
+  double eps = 1e-6;
+  double tolerance = 1e-5;
+  int64_t max_elements = 8;
+  // Check at most this many of the tensors (inputs, then parameters),
+  // spread evenly (0: all).
+  int64_t max_tensors = 0;
+};
+std::string run_module_gradcheck(nn::Module& module, TensorList inputs,
+                                 const std::function<Tensor(const TensorList&)>& apply,
+                                 const ModuleCheckOptions& options = {});
+
 }  // namespace kiln::testing
 
 #define KILN_CONCAT_INNER(a, b) a##b

@@ -93,6 +93,7 @@ struct BatchNormOptions {
   bool scale = true;   // learned gamma "scale", init scale_init
   bool offset = true;  // learned beta "offset", init 0
   double scale_init = 1.0;
+  DType dtype = DType::kF32;  // of the parameters and buffers
 };
 
 // Batch norm over the last (channel) dim: x (N, ..., C) -> (N, ..., C).

@@ -22,7 +22,7 @@ struct ModelConfig {
 
 struct TaskConfig {
   // "classification", "language_modeling", "masked_language_modeling",
-  // "multimodal_language_modeling" or "simclr".
+  // "multimodal_language_modeling", "simclr" or "dgmr_gan".
   std::string name = "classification";
   double label_smoothing = 0.0;
   // Classification: MixUp / CutMix on each training batch into soft targets
@@ -42,6 +42,16 @@ struct TaskConfig {
   std::string input_key = "image";
   // SimCLR ("simclr"): NT-Xent temperature over the views "view1", "view2".
   double temperature = 0.1;
+  // Adversarial training of DGMR ("dgmr_gan", src/train/tasks/dgmr_gan_task.h):
+  // "gan" (hinge GAN + grid-cell regulariser), "regulariser" (the
+  // regulariser only, no discriminator) or "adversarial" (no regulariser).
+  std::string gan_mode = "gan";
+  double generator_lr = 5e-5;  // scaled by the schedule (lr / optimizer.lr)
+  double discriminator_lr = 2e-4;
+  int64_t discriminator_steps = 2;      // per generator step
+  int64_t generator_samples = 6;        // latents per input in the generator step
+  double regulariser_weight = 20.0;     // lambda
+  double regulariser_min_weight = 0.0;  // w(y) = clip(y, this, 24)
 };
 
 struct AugmentConfig {
