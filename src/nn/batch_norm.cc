@@ -15,8 +15,10 @@ BatchNorm::BatchNorm(const BatchNormOptions& options) : options_(options) {
              "BatchNorm: momentum must be in [0, 1] and eps >= 0, got ", options.momentum, " and ",
              options.eps);
   if (options.scale)
-    gamma_ = register_parameter("scale", full({options.channels}, options.scale_init, options.dtype));
-  if (options.offset) beta_ = register_parameter("offset", zeros({options.channels}, options.dtype));
+    gamma_ =
+        register_parameter("scale", full({options.channels}, options.scale_init, options.dtype));
+  if (options.offset)
+    beta_ = register_parameter("offset", zeros({options.channels}, options.dtype));
   running_mean_ = register_buffer("running_mean", zeros({options.channels}, options.dtype));
   running_var_ = register_buffer("running_var", ones({options.channels}, options.dtype));
 }
@@ -30,8 +32,9 @@ Tensor BatchNorm::forward(const Tensor& x) {
     std::vector<int64_t> dims(static_cast<size_t>(x.dim() - 1));
     for (size_t i = 0; i < dims.size(); ++i) dims[i] = static_cast<int64_t>(i);
     const Tensor values = x.detach();
-    const int64_t count = values.numel() / options_.channels;
-    const Tensor batch_var = var(values, dims, false, count > 1 ? 1 : 0);  // (C)
+    // The population variance, as Haiku's and Sonnet's batch norm (the
+    // papers' code) keep, so eval reproduces training on the same batch.
+    const Tensor batch_var = var(values, dims, false, 0);  // (C)
     mul_(running_mean_, 1.0 - options_.momentum);
     add_(running_mean_, mean(values, dims), options_.momentum);
     mul_(running_var_, 1.0 - options_.momentum);

@@ -192,6 +192,8 @@ std::string gradcheck_function(const std::function<Tensor()>& f, const nn::Named
                           numeric, " (error ", err, ")");
     }
   }
+  return "";
+}
 
 std::string run_module_gradcheck(nn::Module& module, TensorList inputs,
                                  const std::function<Tensor(const TensorList&)>& apply,

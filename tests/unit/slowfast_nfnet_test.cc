@@ -166,19 +166,19 @@ TEST(SlowFastNFNet, LateralMatchesTheSlowStreamVariance) {
 
 TEST(BatchNormModule, TrainUsesBatchStatisticsAndUpdatesRunningStats) {
   nn::BatchNorm bn({.channels = 2, .eps = 0.0, .momentum = 0.5});
-  // Channel 0: 1, 3 (mean 2, unbiased var 2); channel 1: 10, 10.
+  // Channel 0: 1, 3 (mean 2, population var 1); channel 1: 10, 10.
   const Tensor x = from_vector(std::vector<double>{1, 10, 3, 10}, {2, 2});
   const std::vector<double> y = to_vector(bn.forward(x));
   EXPECT_NEAR(y[0], -1.0, 1e-6);
   EXPECT_NEAR(y[2], 1.0, 1e-6);
   EXPECT_EQ(to_vector(bn.running_mean()), (std::vector<double>{1.0, 5.0}));
-  EXPECT_EQ(to_vector(bn.running_var()), (std::vector<double>{1.5, 0.5}));
+  EXPECT_EQ(to_vector(bn.running_var()), (std::vector<double>{1.0, 0.5}));
   EXPECT_EQ(bn.named_buffers().size(), 2u);
   bn.eval();
-  // (x - running_mean) / sqrt(running_var): channel 0 of 2.5 -> 1.5 / sqrt(1.5).
+  // (x - running_mean) / sqrt(running_var): channel 0 of 2.5 -> 1.5 / sqrt(1.0).
   const std::vector<double> z =
       to_vector(bn.forward(from_vector(std::vector<double>{2.5, 5.5}, {1, 2})));
-  EXPECT_NEAR(z[0], 1.5 / std::sqrt(1.5), 1e-6);
+  EXPECT_NEAR(z[0], 1.5, 1e-6);
   EXPECT_NEAR(z[1], 0.5 / std::sqrt(0.5), 1e-6);
   // Eval leaves the running statistics alone.
   EXPECT_EQ(to_vector(bn.running_mean()), (std::vector<double>{1.0, 5.0}));

@@ -99,7 +99,8 @@ struct BatchNormOptions {
 // Batch norm over the last (channel) dim: x (N, ..., C) -> (N, ..., C).
 // Training mode normalises with the batch's mean and population variance
 // (gradients flow through them) and updates the buffers running_mean (C)
-// and running_var (C, unbiased batch variance, as PyTorch); eval mode uses
+// and running_var (C, the batch's population variance, as Haiku and
+// Sonnet; PyTorch keeps the unbiased one); eval mode uses
 // the buffers. The buffers are part of state_dict(), hence of checkpoints.
 class BatchNorm : public UnaryModule {
  public:
