@@ -18,8 +18,7 @@ void parse_task(ObjectReader r, TaskConfig* task) {
   r.read("name", &task->name);
   r.check_one_of("name", task->name,
                  {"classification", "language_modeling", "masked_language_modeling",
-                  "multimodal_language_modeling", "simclr",
-                  "dgmr_gan"});
+                  "multimodal_language_modeling", "simclr", "dgmr_gan"});
   r.read("label_smoothing", &task->label_smoothing);
   r.check_range("label_smoothing", task->label_smoothing, 0.0, 1.0, true, false);
   r.read("mixup", &task->mixup);
