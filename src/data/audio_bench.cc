@@ -3,8 +3,6 @@
 // rendered and written unless a matching file is already there.
 #include "kiln/data/audio_bench.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -20,6 +18,7 @@
 #include "kiln/data/audio.h"
 #include "kiln/data/audio_synth.h"
 #include "kiln/data/speech_synth.h"
+#include "kiln/io/file.h"
 #include "src/data/random_util.h"
 
 namespace kiln::data {
@@ -298,15 +297,7 @@ absl::Status write_manifest(const fs::path& path, const std::string& contents) {
                      ": exists with other contents (another seed or size?); not overwriting it: "
                      "generate into a new directory or move it away"));
   }
-  const fs::path tmp = absl::StrCat(path.string(), ".tmp", getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out << contents;
-    if (!out.flush()) return absl::PermissionDeniedError(tmp.string() + ": cannot write");
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) return absl::PermissionDeniedError(path.string() + ": cannot rename into place");
-  return absl::OkStatus();
+  return io::write_file_atomic(path.string(), contents);
 }
 
 std::string manifest_text(const std::vector<Row>& rows, const char* label_column) {

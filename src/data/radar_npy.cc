@@ -2,9 +2,7 @@
 // reader that names the file and the field on every error, and an atomic
 // writer.
 #include <cmath>
-#include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "kiln/core/error.h"
 #include "kiln/data/radar.h"
+#include "kiln/io/file.h"
 #include "src/data/file_util.h"
 
 namespace kiln::data {
@@ -210,24 +209,10 @@ absl::Status write_radar_npy(const std::string& path, const Tensor& sequences) {
   prefix.push_back(static_cast<char>(header.size() & 0xff));
   prefix.push_back(static_cast<char>(header.size() >> 8));
 
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) {
-    return absl::PermissionDeniedError(absl::StrCat(tmp, ": cannot write: ", std::strerror(errno)));
-  }
-  const size_t data_bytes = static_cast<size_t>(src.numel()) * 4;
-  bool good = std::fwrite(prefix.data(), 1, prefix.size(), f) == prefix.size() &&
-              std::fwrite(header.data(), 1, header.size(), f) == header.size() &&
-              std::fwrite(src.data<float>(), 1, data_bytes, f) == data_bytes;
-  good = std::fflush(f) == 0 && good;
-  good = std::fclose(f) == 0 && good;
-  std::error_code ec;
-  if (good) std::filesystem::rename(tmp, path, ec);
-  if (!good || ec) {
-    std::filesystem::remove(tmp, ec);
-    return absl::DataLossError(absl::StrCat(path, ": write failed"));
-  }
-  return absl::OkStatus();
+  std::string bytes = prefix + header;
+  bytes.append(reinterpret_cast<const char*>(src.data<float>()),
+               static_cast<size_t>(src.numel()) * sizeof(float));
+  return io::write_file_atomic(path, bytes);
 }
 
 DatasetPtr radar_sequences_dataset(const Tensor& sequences, int64_t begin, int64_t end) {

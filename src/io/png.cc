@@ -2,13 +2,11 @@
 
 #include <zlib.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "kiln/core/error.h"
+#include "kiln/io/file.h"
 
 namespace kiln::io {
 namespace {
@@ -65,22 +63,7 @@ std::string encode_png(const std::vector<uint8_t>& rgb, int64_t height, int64_t 
 
 absl::Status write_png(const std::string& path, const std::vector<uint8_t>& rgb, int64_t height,
                        int64_t width) {
-  const std::string bytes = encode_png(rgb, height, width);
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) {
-    return absl::PermissionDeniedError(absl::StrCat(tmp, ": cannot write: ", std::strerror(errno)));
-  }
-  bool good = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  good = std::fflush(f) == 0 && good;
-  good = std::fclose(f) == 0 && good;
-  std::error_code ec;
-  if (good) std::filesystem::rename(tmp, path, ec);
-  if (!good || ec) {
-    std::filesystem::remove(tmp, ec);
-    return absl::DataLossError(absl::StrCat(path, ": write failed"));
-  }
-  return absl::OkStatus();
+  return write_file_atomic(path, encode_png(rgb, height, width));
 }
 
 }  // namespace kiln::io

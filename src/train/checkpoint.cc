@@ -1,8 +1,5 @@
 #include "kiln/train/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "kiln/io/file.h"
 #include "kiln/io/safetensors.h"
 
 namespace kiln::train {
@@ -23,39 +21,6 @@ constexpr char kLatest[] = "LATEST";
 constexpr int kFormatVersion = 1;
 
 std::string step_dir_name(int64_t step) { return absl::StrFormat("step_%010d", step); }
-
-absl::Status fsync_path(const fs::path& path, bool directory) {
-  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) return absl::InternalError(absl::StrCat(path.string(), ": cannot open to sync"));
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return absl::InternalError(absl::StrCat(path.string(), ": fsync failed"));
-  return absl::OkStatus();
-}
-
-// Writes `text` to `path` atomically (temporary file, fsync, rename).
-absl::Status write_file_atomic(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      return absl::InternalError(absl::StrCat(tmp.string(), ": write failed"));
-    }
-  }
-  absl::Status synced = fsync_path(tmp, false);
-  if (!synced.ok()) return synced;
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    return absl::InternalError(absl::StrCat(path.string(), ": rename failed: ", ec.message()));
-  }
-  return fsync_path(path.parent_path(), true);
-}
 
 absl::StatusOr<std::string> read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -95,7 +60,7 @@ absl::Status CheckpointManager::save(const Checkpoint& checkpoint) {
     }
     manifest["files"][group + ".safetensors"] = fs::file_size(file, ec);
   }
-  absl::Status written = write_file_atomic(tmp_dir / kManifest, manifest.dump(2));
+  absl::Status written = io::write_file_atomic((tmp_dir / kManifest).string(), manifest.dump(2));
   if (!written.ok()) {
     fs::remove_all(tmp_dir, ec);
     return written;
@@ -107,9 +72,9 @@ absl::Status CheckpointManager::save(const Checkpoint& checkpoint) {
     fs::remove_all(tmp_dir, ec);
     return absl::InternalError(absl::StrCat(final_dir.string(), ": rename failed"));
   }
-  absl::Status synced = fsync_path(root, true);
+  absl::Status synced = io::fsync_path(root.string(), true);
   if (!synced.ok()) return synced;
-  absl::Status pointer = write_file_atomic(root / kLatest, name + "\n");
+  absl::Status pointer = io::write_file_atomic((root / kLatest).string(), name + "\n");
   if (!pointer.ok()) return pointer;
 
   // Keep the newest K complete checkpoints.

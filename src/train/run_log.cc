@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "kiln/io/file.h"
 
 namespace kiln::train {
 
@@ -27,15 +28,7 @@ absl::StatusOr<MetricsLog> MetricsLog::open(const std::string& path, int64_t tru
       }
       kept << line << "\n";
     }
-    const std::string tmp = path + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << kept.str();
-      if (!out) return absl::InternalError(absl::StrCat(tmp, ": write failed"));
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) return absl::InternalError(absl::StrCat(path, ": rename failed: ", ec.message()));
+    if (absl::Status s = io::write_file_atomic(path, kept.str()); !s.ok()) return s;
   }
   std::FILE* file = std::fopen(path.c_str(), "a");
   if (file == nullptr) return absl::InternalError(absl::StrCat(path, ": cannot open for append"));

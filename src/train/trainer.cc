@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "kiln/core/context.h"
 #include "kiln/data/loader.h"
+#include "kiln/io/file.h"
 #include "kiln/ops/autocast.h"
 #include "kiln/ops/flops.h"
 #include "kiln/optim/ema.h"
@@ -38,16 +39,7 @@ double seconds_since(Clock::time_point start) {
 }
 
 absl::Status write_json_atomic(const fs::path& path, const Json& value) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << value.dump(2) << "\n";
-    if (!out) return absl::InternalError(absl::StrCat(tmp.string(), ": write failed"));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(absl::StrCat(path.string(), ": rename failed"));
-  return absl::OkStatus();
+  return io::write_file_atomic(path.string(), value.dump(2) + "\n");
 }
 
 std::map<std::string, Tensor> as_map(const nn::NamedTensors& tensors) {

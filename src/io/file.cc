@@ -1,0 +1,50 @@
+#include "kiln/io/file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace kiln::io {
+
+namespace fs = std::filesystem;
+
+absl::Status fsync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) return absl::InternalError(absl::StrCat(path, ": cannot open to sync"));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return absl::InternalError(absl::StrCat(path, ": fsync failed"));
+  return absl::OkStatus();
+}
+
+absl::Status write_file_atomic(const std::string& path, std::string_view bytes) {
+  const std::string tmp = path + ".tmp";
+  std::error_code ec;
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) {
+      fs::remove(tmp, ec);
+      return absl::InternalError(absl::StrCat(tmp, ": write failed"));
+    }
+  }
+  if (absl::Status synced = fsync_path(tmp, false); !synced.ok()) {
+    fs::remove(tmp, ec);
+    return synced;
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    const std::string reason = ec.message();
+    fs::remove(tmp, ec);
+    return absl::InternalError(absl::StrCat(path, ": rename failed: ", reason));
+  }
+  const fs::path parent = fs::path(path).parent_path();
+  return fsync_path(parent.empty() ? "." : parent.string(), true);
+}
+
+}  // namespace kiln::io

@@ -1,0 +1,63 @@
+// io::write_file_atomic: the whole file or nothing, and the old file kept
+// when the write fails.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "kiln/io/file.h"
+
+namespace kiln::io {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+class WriteFileAtomicTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / absl::StrCat("kiln_file_test_", std::random_device{}());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(WriteFileAtomicTest, WritesAndReplacesWholeFiles) {
+  const fs::path path = dir_ / "a.bin";
+  const std::string binary("x\0y\n\xff", 5);
+  ASSERT_TRUE(write_file_atomic(path.string(), binary).ok());
+  EXPECT_EQ(read(path), binary);
+  ASSERT_TRUE(write_file_atomic(path.string(), "second").ok());
+  EXPECT_EQ(read(path), "second");
+  ASSERT_TRUE(write_file_atomic(path.string(), "").ok());
+  EXPECT_EQ(fs::file_size(path), 0u);
+  EXPECT_FALSE(fs::exists(dir_ / "a.bin.tmp"));
+}
+
+TEST_F(WriteFileAtomicTest, FailureNamesTheFileAndKeepsTheOldOne) {
+  const absl::Status missing_dir =
+      write_file_atomic((dir_ / "no" / "such" / "dir.txt").string(), "x");
+  EXPECT_FALSE(missing_dir.ok());
+  EXPECT_NE(missing_dir.message().find("dir.txt"), std::string::npos) << missing_dir;
+
+  // A directory in the way of the rename: the write fails, the directory
+  // (standing in for data on disk) is untouched and no temporary is left.
+  const fs::path blocked = dir_ / "blocked";
+  fs::create_directories(blocked / "inside");
+  const absl::Status s = write_file_atomic(blocked.string(), "x");
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("blocked"), std::string::npos) << s;
+  EXPECT_TRUE(fs::is_directory(blocked / "inside"));
+  EXPECT_FALSE(fs::exists(dir_ / "blocked.tmp"));
+}
+
+}  // namespace
+}  // namespace kiln::io
