@@ -75,6 +75,21 @@ std::unique_ptr<optim::Optimizer> build_optimizer(const OptimizerConfig& config,
 
 optim::Schedule build_schedule(const ScheduleConfig& config, double base_lr, int64_t steps);
 
+// `config`'s model as the trainer builds it (the initialisation stream of
+// train.seed), for inputs of `signature`, then, unless `weights` is "init",
+// the weights of `group` ("model", "ema_model") from `weights`: a
+// checkpoint, a run's checkpoints/ folder or a run directory. In eval mode;
+// `step` is the checkpoint's (0 for "init"). Errors name the config or the
+// weights.
+struct TrainedModel {
+  std::shared_ptr<models::Model> model;
+  int64_t step = 0;
+};
+absl::StatusOr<TrainedModel> load_trained_model(const ExperimentConfig& config,
+                                                const DataSignature& signature,
+                                                const std::string& weights,
+                                                const std::string& group = "model");
+
 std::unique_ptr<Task> build_task(const ExperimentConfig& config,
                                  std::shared_ptr<models::Model> model,
                                  std::unique_ptr<optim::Optimizer> optimizer);

@@ -1,8 +1,14 @@
 #include "kiln/train/linear_eval.h"
 
 #include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 #include "kiln/autograd/grad_mode.h"
+#include "kiln/models/slowfast_nfnet/slowfast_nfnet.h"
 #include "kiln/ops/binary.h"
 #include "kiln/ops/cast.h"
 #include "kiln/ops/linalg.h"
@@ -11,6 +17,7 @@
 #include "kiln/ops/shape.h"
 #include "kiln/ops/unary.h"
 #include "kiln/optim/optimizer.h"
+#include "src/train/builders.h"
 
 namespace kiln::train {
 namespace {
@@ -73,6 +80,99 @@ LinearProbeResult linear_probe(const Features& train, const Features& test, int6
   result.train_accuracy = accuracy(add(matmul(x_train, w), b), train.y);
   result.test_accuracy = accuracy(add(matmul(x_test, w), b), test.y);
   return result;
+}
+
+absl::StatusOr<DownstreamTask> parse_downstream_task(const std::string& item,
+                                                     const std::string& bench) {
+  const std::vector<std::string> parts = absl::StrSplit(item, ':');
+  if (parts.size() > 2 || parts.back().empty() || parts.front().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad task '", item, "': expected [DOMAIN:]TASK"));
+  }
+  DownstreamTask t;
+  t.name = parts.back();
+  if (!bench.empty()) {
+    t.data = "audio_manifest";
+    t.path = (std::filesystem::path(bench) / (t.name + ".csv")).string();
+  } else if (t.name.ends_with(".csv")) {
+    t.data = "audio_manifest";
+    t.path = t.name;
+  } else {
+    t.data = t.name;
+  }
+  if (parts.size() == 2) {
+    t.domain = parts[0];
+  } else {
+    const std::string stem = std::filesystem::path(t.name).stem().string();
+    t.domain = stem.find('_') == std::string::npos ? "all" : stem.substr(0, stem.find('_'));
+  }
+  return t;
+}
+
+absl::StatusOr<Json> run_linear_eval(const ExperimentConfig& config,
+                                     const LinearEvalOptions& options) {
+  if (options.tasks.empty()) {
+    return absl::InvalidArgumentError("linear evaluation: no downstream task given");
+  }
+  absl::StatusOr<TrainedModel> trained = load_trained_model(
+      config, data_signature(config.data), options.weights, options.ema ? "ema_model" : "model");
+  if (!trained.ok()) return trained.status();
+  auto* encoder = dynamic_cast<models::SlowFastNFNet*>(trained->model.get());
+  if (encoder == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(config.file, ": linear evaluation needs an encoder with an embedding ",
+                     "(slowfast_nfnet), got model ", config.model.name));
+  }
+  const auto embed = [encoder](const Tensor& x) { return encoder->embed(x); };
+
+  Json rows = Json::array();
+  std::map<std::string, std::pair<double, int>> domains;  // sum of accuracies, tasks
+  double total = 0;
+  for (const DownstreamTask& task : options.tasks) {
+    ExperimentConfig task_config = config;
+    task_config.data.name = task.data;
+    if (!task.path.empty()) task_config.data.path = task.path;
+    task_config.data.shuffle = false;
+    task_config.data.augment = {};
+    absl::StatusOr<RunData> data = build_data(task_config);
+    if (!data.ok()) {
+      return absl::Status(data.status().code(),
+                          absl::StrCat("task ", task.name, ": ", data.status().message()));
+    }
+    Features train_features, test_features;
+    LinearProbeResult result;
+    try {
+      train_features = extract_features(embed, *data->train_batches, options.input_key);
+      test_features = extract_features(embed, *data->eval_batches, options.input_key);
+      result = linear_probe(train_features, test_features, data->num_classes, options.probe);
+    } catch (const Error& e) {
+      return absl::InvalidArgumentError(absl::StrCat("task ", task.name, ": ", e.what()));
+    }
+    rows.push_back({{"domain", task.domain},
+                    {"task", task.name},
+                    {"data", task.data},
+                    {"path", task.path},
+                    {"train_examples", train_features.y.size(0)},
+                    {"test_examples", test_features.y.size(0)},
+                    {"classes", data->num_classes},
+                    {"train_accuracy", result.train_accuracy},
+                    {"test_accuracy", result.test_accuracy}});
+    domains[task.domain].first += result.test_accuracy;
+    domains[task.domain].second += 1;
+    total += result.test_accuracy;
+  }
+  Json per_domain = Json::object();
+  for (const auto& [domain, sum_count] : domains) {
+    per_domain[domain] = sum_count.first / sum_count.second;
+  }
+  const LinearProbeOptions& probe = options.probe;
+  return Json{{"weights", options.weights},
+              {"step", trained->step},
+              {"model", config.model.name},
+              {"probe", {{"l2", probe.l2}, {"lr", probe.lr}, {"steps", probe.steps}}},
+              {"tasks", rows},
+              {"domains", per_domain},
+              {"mean_test_accuracy", total / static_cast<double>(options.tasks.size())}};
 }
 
 }  // namespace kiln::train

@@ -38,6 +38,37 @@ Json series(const std::vector<double>& values) {
 
 std::string label(double v) { return absl::StrFormat("%g", v); }
 
+// Adds, per lead time, the members' standard deviation at every pixel
+// (members: S tensors (B, Tl, H, W, 1) f32) to (*sums)[lead].
+void add_spread(const std::vector<Tensor>& members, std::vector<double>* sums) {
+  const Shape& shape = members.front().shape();
+  const int64_t b = shape[0], leads = shape[1], pixels = shape[2] * shape[3];
+  sums->resize(static_cast<size_t>(leads), 0.0);
+  if (members.size() < 2) return;
+  std::vector<Tensor> dense;  // keeps the contiguous copies alive
+  std::vector<const float*> data;
+  for (const Tensor& m : members) {
+    dense.push_back(as_contiguous(m));
+    data.push_back(dense.back().data<float>());
+  }
+  const double s = static_cast<double>(members.size());
+  for (int64_t i = 0; i < b; ++i) {
+    for (int64_t t = 0; t < leads; ++t) {
+      double total = 0;
+      for (int64_t p = (i * leads + t) * pixels, end = p + pixels; p < end; ++p) {
+        double mean = 0, square = 0;
+        for (const float* d : data) {
+          mean += d[p];
+          square += static_cast<double>(d[p]) * d[p];
+        }
+        mean /= s;
+        total += std::sqrt(std::max(0.0, square / s - mean * mean));
+      }
+      (*sums)[static_cast<size_t>(t)] += total;
+    }
+  }
+}
+
 }  // namespace
 
 Forecaster ensemble_forecaster(SampleFn sample) {
@@ -97,6 +128,8 @@ NowcastScores evaluate_nowcast(const NamedForecaster& forecaster, const data::Da
   std::unique_ptr<CsiAccumulator> csi;
   std::unique_ptr<CrpsAccumulator> crps;
   PsdAccumulator psd_forecast, psd_truth;
+  std::vector<double> spread_sum;  // [lead]: sum over pixels of the members' std
+  int64_t spread_pixels = 0;       // per lead
   for (int64_t step = 0; step < n; ++step) {
     const Tensor frames = batches.get(step).at(data::kFramesKey);  // (B, T, H, W, 1)
     KILN_CHECK(frames.dim() == 5 && frames.size(1) > o.context_frames,
@@ -131,6 +164,8 @@ NowcastScores evaluate_nowcast(const NamedForecaster& forecaster, const data::Da
     }
     crps->add(members, truth);
     psd_truth.add(truth);
+    add_spread(members, &spread_sum);
+    spread_pixels += truth.numel() / leads;
     scores.examples += frames.size(0);
     scores.members = static_cast<int64_t>(members.size());
   }
@@ -138,6 +173,7 @@ NowcastScores evaluate_nowcast(const NamedForecaster& forecaster, const data::Da
   scores.csi = csi->csi();
   scores.pool_scales = crps->scales();
   scores.crps = crps->crps();
+  for (double s : spread_sum) scores.spread.push_back(s / static_cast<double>(spread_pixels));
   scores.frequencies = psd_truth.frequencies();
   scores.psd_forecast = psd_forecast.psd();
   scores.psd_truth = psd_truth.psd();
@@ -156,6 +192,7 @@ Json nowcast_scores_json(const NowcastScores& s) {
   out["members"] = s.members;
   out["csi"] = std::move(csi);
   out["crps"] = std::move(crps);
+  out["spread"] = series(s.spread);
   out["psd"] = Json{{"frequency", series(s.frequencies)},
                     {"forecast", series(s.psd_forecast)},
                     {"truth", series(s.psd_truth)}};
@@ -196,6 +233,9 @@ std::string nowcast_table(const std::vector<NowcastScores>& all) {
     for (const NowcastScores& s : all) out += row(s.name, s.crps[k]);
     out += "\n";
   }
+  out += header("Ensemble spread: members' std per pixel (mm/h, 0 for one member)");
+  for (const NowcastScores& s : all) out += row(s.name, s.spread);
+  out += "\n";
   // PSD at wavelengths of 2, 4, 8, ... pixels.
   std::string line = "PSD forecast / truth by wavelength (1: as sharp as the truth)\n" +
                      std::string(name_width, ' ');
@@ -244,11 +284,13 @@ absl::StatusOr<std::vector<NowcastScores>> run_nowcast(
     try {
       scores.push_back(evaluate_nowcast(f, *run->eval_batches, options));
       if (!png_path.empty()) {
-        const ForecastRequest request{.lead_frames = leads, .num_samples = 1, .seed = options.seed};
+        const ForecastRequest request{
+            .lead_frames = leads, .num_samples = options.png_members, .seed = options.seed};
         // (1, Tc, H, W, 1)
         const Tensor context = as_contiguous(narrow(sequence, 1, 0, options.context_frames));
-        pictured.push_back(reshape(f.forecast(context, request).at(0),
-                                   {leads, sequence.size(2), sequence.size(3), 1}));
+        for (const Tensor& member : f.forecast(context, request)) {
+          pictured.push_back(reshape(member, {leads, sequence.size(2), sequence.size(3), 1}));
+        }
       }
     } catch (const Error& e) {
       return absl::InvalidArgumentError(absl::StrCat("forecaster ", f.name, ": ", e.what()));

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "kiln/io/file.h"
 #include "kiln/train/trainer.h"
 
 namespace kiln::train {
@@ -90,22 +91,58 @@ absl::StatusOr<fs::path> move_aside(const fs::path& dir) {
   return absl::AlreadyExistsError(absl::StrCat(dir.string(), ": too many .interrupted-N copies"));
 }
 
+// Without the thread count, which does not change what is computed, and
+// unordered (key order in the config files does not matter).
+nlohmann::json comparable_config(const Json& resolved) {
+  nlohmann::json c = nlohmann::json::parse(resolved.dump());
+  if (c.contains("train") && c["train"].is_object()) c["train"].erase("threads");
+  return c;
+}
+
 // OK if DIR/config.json (what the finished run used) equals `resolved` in
 // everything but the thread count, which does not change what is computed.
 absl::Status check_same_config(const fs::path& dir, const Json& resolved) {
   absl::StatusOr<Json> saved = load_json_config((dir / "config.json").string());
   if (!saved.ok()) return saved.status();
-  // Unordered: key order in the config files does not matter.
-  nlohmann::json before = nlohmann::json::parse(saved->dump());
-  nlohmann::json now = nlohmann::json::parse(resolved.dump());
-  for (nlohmann::json* c : {&before, &now}) {
-    if (c->contains("train") && (*c)["train"].is_object()) (*c)["train"].erase("threads");
-  }
+  const nlohmann::json before = comparable_config(*saved);
+  const nlohmann::json now = comparable_config(resolved);
   if (before == now) return absl::OkStatus();
   const nlohmann::json patch = nlohmann::json::diff(before, now);
   return absl::FailedPreconditionError(absl::StrCat(
       dir.string(), " finished with a different config (", patch.front().value("path", "?"),
       " differs); move the directory away or change output_dir to run the point again"));
+}
+
+// The point's evaluation scalars: reused from DIR/evaluation.json when it
+// was made for the same config, training and "evaluate" section, else run
+// and saved there.
+absl::StatusOr<Json> evaluate_point(const SweepSpec& spec, const SweepPoint& point,
+                                    const ExperimentConfig& config, const fs::path& dir,
+                                    std::FILE* console) {
+  const nlohmann::json key = {{"config", comparable_config(config.resolved)},
+                              {"trained", point.train},
+                              {"evaluate", nlohmann::json::parse(spec.evaluate_section.dump())}};
+  const fs::path file = dir / "evaluation.json";
+  if (std::ifstream saved_file(file); saved_file) {
+    std::stringstream text;
+    text << saved_file.rdbuf();
+    absl::StatusOr<Json> saved = parse_json(text.str(), file.string());
+    if (saved.ok() && saved->contains("key") && saved->contains("summary") &&
+        nlohmann::json::parse((*saved)["key"].dump()) == key) {
+      return (*saved)["summary"];
+    }
+  }
+  std::fprintf(console, "  evaluating %s: %s\n", point.name.c_str(), spec.evaluate->name.c_str());
+  absl::StatusOr<Json> summary = evaluate_run(*spec.evaluate, config, dir.string(), point.train);
+  if (!summary.ok()) {
+    return absl::Status(summary.status().code(),
+                        absl::StrCat("point ", point.name, ": ", summary.status().message()));
+  }
+  const Json saved = {{"key", Json::parse(key.dump())}, {"summary", *summary}};
+  if (absl::Status s = io::write_file_atomic(file.string(), saved.dump(2) + "\n"); !s.ok()) {
+    return s;
+  }
+  return summary;
 }
 
 }  // namespace
@@ -140,6 +177,7 @@ absl::StatusOr<SweepSpec> load_sweep(const std::string& path,
         ObjectReader p(points[i], absl::StrCat("points.", i), path);
         SweepPoint point;
         p.read("name", &point.name);
+        p.read("train", &point.train);
         if (p.has("set")) point.set = p.raw("set");
         if (!point.set.is_object()) p.fail("set", "must be an object");
         if (point.name.empty()) point.name = point_name(point.set);
@@ -165,6 +203,17 @@ absl::StatusOr<SweepSpec> load_sweep(const std::string& path,
       fit.read("frontier", &f.frontier);
       fit.finish();
       spec.fit = f;
+    }
+    if (r.has("evaluate")) {
+      spec.evaluate_section = r.raw("evaluate");
+      ObjectReader evaluate = r.object("evaluate");
+      spec.evaluate = read_run_evaluation(evaluate);
+    }
+    for (size_t i = 0; i < spec.points.size(); ++i) {
+      if (!spec.points[i].train && !spec.evaluate) {
+        r.fail(absl::StrCat("points.", i, ".train"),
+               "is false, but the sweep has no \"evaluate\" section to run instead");
+      }
     }
     r.require("output_dir", &spec.output_dir);
     r.finish();
@@ -202,6 +251,24 @@ absl::StatusOr<Json> run_sweep(const SweepSpec& spec, const SweepOptions& option
                           absl::StrCat("point ", point.name, ": ", config.status().message()));
     }
 
+    // A summary with the point's evaluation scalars added (if the sweep has
+    // an "evaluate" section).
+    const auto with_evaluation = [&](Json summary) -> absl::StatusOr<Json> {
+      if (!spec.evaluate) return summary;
+      absl::StatusOr<Json> evaluation = evaluate_point(spec, point, *config, dir, options.console);
+      if (!evaluation.ok()) return evaluation.status();
+      summary.update(*evaluation);
+      return summary;
+    };
+    if (!point.train) {
+      std::fprintf(options.console, "[%zu/%zu] %s: not trained (evaluated at initialisation)\n",
+                   i + 1, spec.points.size(), point.name.c_str());
+      absl::StatusOr<Json> summary = with_evaluation(Json::object());
+      if (!summary.ok()) return summary.status();
+      row["summary"] = *summary;
+      rows.push_back(row);
+      continue;
+    }
     // Finished points are not run again, unless their config has changed
     // since: then the old result must not stand in for the new one.
     std::ifstream summary_file(dir / "summary.json");
@@ -216,7 +283,9 @@ absl::StatusOr<Json> run_sweep(const SweepSpec& spec, const SweepOptions& option
         }
         std::fprintf(options.console, "[%zu/%zu] %s: done before, skipped\n", i + 1,
                      spec.points.size(), point.name.c_str());
-        row["summary"] = *summary;
+        absl::StatusOr<Json> evaluated = with_evaluation(*summary);
+        if (!evaluated.ok()) return evaluated.status();
+        row["summary"] = *evaluated;
         rows.push_back(row);
         continue;
       }
@@ -241,12 +310,14 @@ absl::StatusOr<Json> run_sweep(const SweepSpec& spec, const SweepOptions& option
       return absl::Status(result.status().code(),
                           absl::StrCat("point ", point.name, ": ", result.status().message()));
     }
-    row["summary"] = result->summary;
-    rows.push_back(row);
     if (result->interrupted) {
       return absl::CancelledError(absl::StrCat("sweep interrupted during ", point.name,
                                                "; run the same command to continue"));
     }
+    absl::StatusOr<Json> evaluated = with_evaluation(result->summary);
+    if (!evaluated.ok()) return evaluated.status();
+    row["summary"] = *evaluated;
+    rows.push_back(row);
   }
   if (absl::Status s = write_sweep_results(spec, rows, spec.output_dir); !s.ok()) return s;
   return rows;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "kiln/data/radar.h"
 #include "kiln/ops/shape.h"
 #include "kiln/train/nowcast.h"
@@ -15,20 +16,25 @@ namespace kiln::cli {
 namespace {
 
 constexpr char kNowcastHelp[] =
-    "usage: kiln nowcast CONFIG [--set a.b=value ...] [--batches N] [--samples S]\n"
-    "                   [--seed N] [--png FILE] [--json]\n"
+    "usage: kiln nowcast CONFIG [--set a.b=value ...] [--checkpoint [NAME=]RUN,...]\n"
+    "                   [--batches N] [--samples S] [--png-members K] [--seed N]\n"
+    "                   [--png FILE] [--json]\n"
     "\n"
     "Scores nowcasts on the held-out split of CONFIG's radar data\n"
     "(data.name radar_synthetic or radar_npy; data.radar.context_frames in,\n"
     "the rest of each sequence is the truth): persistence and the advection\n"
     "nowcast (motion estimated on the context frames, extrapolated\n"
-    "semi-Lagrangian). Prints CSI at 1, 4 and 8 mm/h and fair CRPS after\n"
+    "semi-Lagrangian), and with --checkpoint the DGMR generator of CONFIG's model\n"
+    "with each RUN's weights (a run directory, its checkpoints/ folder or one\n"
+    "checkpoint; NAME defaults to dgmr, dgmr2, ...). Prints CSI at 1, 4 and 8 mm/h and fair CRPS "
+    "after\n"
     "average pooling at 1, 4 and 16 pixels by lead time, and the radially\n"
     "averaged PSD ratio forecast / truth, then the scores as one JSON object\n"
     "(--json: the JSON only). --batches limits the held-out batches (default\n"
     "all), --samples is the ensemble size asked of sampling forecasters\n"
     "(default 1), --png draws the first held-out sequence (top row: context and\n"
-    "truth; one row per forecaster below).\n";
+    "truth; below, --png-members rows per sampling forecaster, default 1, and\n"
+    "one per deterministic one).\n";
 
 constexpr char kExportHelp[] =
     "usage: kiln radar-export CONFIG --out FILE.npy [--set a.b=value ...] [--count N]\n"
@@ -41,7 +47,8 @@ constexpr char kExportHelp[] =
 }  // namespace
 
 int nowcast_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = parse_args(argv, {"batches", "samples", "seed", "png"}, {"json"});
+  absl::StatusOr<Args> args = parse_args(
+      argv, {"batches", "samples", "seed", "png", "checkpoint", "png-members"}, {"json"});
   if (!args.ok()) return fail(std::string(args.status().message()));
   if (args->help) {
     std::fputs(kNowcastHelp, stdout);
@@ -54,6 +61,8 @@ int nowcast_command(const std::vector<std::string>& argv) {
   const std::optional<int64_t> batches = parse_int(args->option("batches"), 0);
   const std::optional<int64_t> samples = parse_int(args->option("samples"), 1);
   const std::optional<int64_t> seed = parse_int(args->option("seed"), 0);
+  const std::optional<int64_t> png_members = parse_int(args->option("png-members"), 1);
+  if (!png_members || *png_members < 1) return fail("--png-members needs an integer >= 1");
   if (!batches || *batches < 0) return fail("--batches needs an integer >= 0");
   if (!samples || *samples < 1) return fail("--samples needs an integer >= 1");
   if (!seed || *seed < 0) return fail("--seed needs an integer >= 0");
@@ -64,9 +73,22 @@ int nowcast_command(const std::vector<std::string>& argv) {
   options.max_batches = *batches;
   options.num_samples = *samples;
   options.seed = static_cast<uint64_t>(*seed);
-  // The DGMR generator joins the baselines here once it can be loaded from
-  // a checkpoint (a train::Forecaster over its samples).
-  const std::vector<train::NamedForecaster> forecasters = train::baseline_forecasters();
+  options.png_members = *png_members;
+  std::vector<train::NamedForecaster> forecasters;
+  const std::vector<std::string> runs =
+      absl::StrSplit(args->option("checkpoint").value_or(""), ',', absl::SkipEmpty());
+  for (const std::string& run : runs) {
+    const size_t eq = run.find('=');
+    std::string name = eq == std::string::npos ? "dgmr" : run.substr(0, eq);
+    if (eq == std::string::npos && !forecasters.empty()) {
+      name = absl::StrCat("dgmr", forecasters.size() + 1);
+    }
+    const std::string path = eq == std::string::npos ? run : run.substr(eq + 1);
+    absl::StatusOr<train::Forecaster> dgmr = train::dgmr_forecaster(*config, path);
+    if (!dgmr.ok()) return fail(std::string(dgmr.status().message()));
+    forecasters.push_back({name, *dgmr});
+  }
+  for (train::NamedForecaster& f : train::baseline_forecasters()) forecasters.push_back(f);
   absl::StatusOr<std::vector<train::NowcastScores>> scores =
       train::run_nowcast(*config, forecasters, options, args->option("png").value_or(""));
   if (!scores.ok()) return fail(std::string(scores.status().message()));

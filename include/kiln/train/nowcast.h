@@ -57,6 +57,7 @@ struct NowcastEvalOptions {
   int64_t num_samples = 1;
   int64_t max_batches = 0;  // 0: every batch
   uint64_t seed = 0;
+  int64_t png_members = 1;  // rows per sampling forecaster in run_nowcast's picture
 };
 
 struct NowcastScores {
@@ -67,9 +68,12 @@ struct NowcastScores {
   std::vector<std::vector<double>> csi;  // [threshold][lead]
   std::vector<int64_t> pool_scales;
   std::vector<std::vector<double>> crps;  // [scale][lead], mm/h
-  std::vector<double> frequencies;        // cycles per pixel
-  std::vector<double> psd_forecast;       // mean over members, leads, examples
-  std::vector<double> psd_truth;          // over the same lead frames
+  // Sample diversity: the members' standard deviation at each pixel, mean
+  // over pixels, by lead time, mm/h (0 for a single member).
+  std::vector<double> spread;
+  std::vector<double> frequencies;   // cycles per pixel
+  std::vector<double> psd_forecast;  // mean over members, leads, examples
+  std::vector<double> psd_truth;     // over the same lead frames
 };
 
 // Scores `forecaster` on `batches` ({"frames": (B, T, H, W, 1)}, T >
@@ -96,11 +100,20 @@ absl::Status write_nowcast_png(const std::string& path, const Tensor& sequence,
 // Persistence and the advection nowcast, in that order.
 std::vector<NamedForecaster> baseline_forecasters();
 
+// The DGMR generator of `config` (model dgmr or dgmr_small) with the
+// weights of `weights` (a run directory, its checkpoints/ folder or one
+// checkpoint; "init" for the untrained generator) as an ensemble
+// forecaster: each member is the generator on its own latent. The request's
+// lead_frames must be the model's. Errors name the config or the weights.
+absl::StatusOr<Forecaster> dgmr_forecaster(const ExperimentConfig& config,
+                                           const std::string& weights);
+
 // kiln nowcast: scores each forecaster on the held-out batches of
 // `config`'s data (a radar dataset; options.context_frames is replaced by
-// data.radar.context_frames), and if `png_path` is not empty draws the first held-out
-// sequence with each forecaster's first member. Errors: a bad data config,
-// a non-radar dataset, an unwritable picture.
+// data.radar.context_frames), and if `png_path` is not empty draws the
+// first held-out sequence with the first options.png_members members of
+// each forecaster (one row each). Errors: a bad data config, a non-radar
+// dataset, an unwritable picture.
 absl::StatusOr<std::vector<NowcastScores>> run_nowcast(
     const ExperimentConfig& config, const std::vector<NamedForecaster>& forecasters,
     NowcastEvalOptions options, const std::string& png_path = "");

@@ -14,8 +14,15 @@
 //              "log_x": false, "log_y": false},
 //     "fit": {"x": "train_flops", "y": "eval_loss",      // optional
 //             "form": "power_law", "frontier": true},
+//     "evaluate": {"name": "linear_eval", ...},          // optional
 //     "output_dir": "runs/ablations/x"
 //   }
+// With "evaluate" (train/run_evaluation.h), every point's final weights are
+// evaluated once its training is done, and the evaluation's scalars join
+// the point's summary (and may be columns); the result is kept in the
+// point's evaluation.json and reused while the point's config and the
+// section are unchanged. A point with "train": false is not trained: its
+// evaluation sees its config's initialisation (the random frozen encoder).
 // With "fit", y = a * x^b is fitted by least squares in log-log (2310.16764's
 // compute-optimal frontier): over the points' lower envelope when
 // "frontier" is true (the default), else over all points. The fit goes to
@@ -30,12 +37,14 @@
 
 #include "absl/status/statusor.h"
 #include "kiln/train/json_config.h"
+#include "kiln/train/run_evaluation.h"
 
 namespace kiln::train {
 
 struct SweepPoint {
   std::string name;           // directory name under the sweep's output_dir
   Json set = Json::object();  // "a.b" -> value
+  bool train = true;          // false: evaluated at initialisation (needs "evaluate")
 };
 
 struct PlotSpec {
@@ -61,6 +70,8 @@ struct SweepSpec {
   std::vector<std::string> columns;
   PlotSpec plot;
   std::optional<FitSpec> fit;
+  std::optional<RunEvaluation> evaluate;
+  Json evaluate_section;  // as written: a saved evaluation is reused only for the same
   std::string output_dir;
 };
 
