@@ -1,29 +1,16 @@
 #include "tests/e2e/e2e_util.h"
 
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <fstream>
-#include <random>
 
 #include "absl/strings/str_cat.h"
 
 namespace kiln::testing {
 
 namespace fs = std::filesystem;
-
-TempDir::TempDir() {
-  std::random_device rd;
-  path_ = fs::temp_directory_path() / absl::StrCat("kiln_e2e_", getpid(), "_", rd());
-  fs::create_directories(path_);
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
 
 train::Json tiny_config(const fs::path& output_dir) {
   return {

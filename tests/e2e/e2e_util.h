@@ -9,19 +9,9 @@
 #include <vector>
 
 #include "kiln/train/json_config.h"
+#include "support/temp_dir.h"
 
 namespace kiln::testing {
-
-// A fresh empty directory under the system temp dir, removed by the destructor.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // A small, fast config: a ConvNet on learnable synthetic 8x8 images.
 train::Json tiny_config(const std::filesystem::path& output_dir);

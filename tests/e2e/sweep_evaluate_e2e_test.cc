@@ -19,10 +19,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-train::SweepOptions quiet() {
+// Writes `ablation` to DIR/ablation.json and runs it without console output.
+absl::StatusOr<train::Json> run_ablation(const fs::path& dir, const train::Json& ablation) {
+  absl::StatusOr<train::SweepSpec> spec =
+      train::load_sweep(write_config(dir, "ablation.json", ablation), {});
+  if (!spec.ok()) return spec.status();
   train::SweepOptions options;
   options.console = std::fopen("/dev/null", "w");
-  return options;
+  return train::run_sweep(*spec, options);
 }
 
 TEST(SweepEvaluateE2E, NowcastOfEachDgmrPointBesideTheBaselines) {
@@ -45,10 +49,7 @@ TEST(SweepEvaluateE2E, NowcastOfEachDgmrPointBesideTheBaselines) {
       {"columns", {"dgmr_csi1_last", "persistence_csi1_last", "dgmr_spread_mean"}},
       {"output_dir", (dir.path() / "sweep").string()},
   };
-  const std::string path = write_config(dir.path(), "ablation.json", ablation);
-  absl::StatusOr<train::SweepSpec> spec = train::load_sweep(path, {});
-  ASSERT_TRUE(spec.ok()) << spec.status();
-  absl::StatusOr<train::Json> rows = train::run_sweep(*spec, quiet());
+  absl::StatusOr<train::Json> rows = run_ablation(dir.path(), ablation);
   ASSERT_TRUE(rows.ok()) << rows.status();
   ASSERT_EQ(rows->size(), 2u);
   const train::Json& trained = (*rows)[0]["summary"];
@@ -75,7 +76,7 @@ TEST(SweepEvaluateE2E, NowcastOfEachDgmrPointBesideTheBaselines) {
   // A rerun reuses the evaluations.
   const fs::path saved = dir.path() / "sweep" / "trained" / "evaluation.json";
   const auto mtime = fs::last_write_time(saved);
-  absl::StatusOr<train::Json> again = train::run_sweep(*spec, quiet());
+  absl::StatusOr<train::Json> again = run_ablation(dir.path(), ablation);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(fs::last_write_time(saved), mtime);
   EXPECT_EQ((*again)[0]["summary"], trained);
@@ -129,10 +130,7 @@ TEST(SweepEvaluateE2E, LinearEvaluationOfPretrainedAndRandomEncoders) {
       {"columns", {"linear_environment", "linear_mean"}},
       {"output_dir", (dir.path() / "sweep").string()},
   };
-  const std::string path = write_config(dir.path(), "ablation.json", ablation);
-  absl::StatusOr<train::SweepSpec> spec = train::load_sweep(path, {});
-  ASSERT_TRUE(spec.ok()) << spec.status();
-  absl::StatusOr<train::Json> rows = train::run_sweep(*spec, quiet());
+  absl::StatusOr<train::Json> rows = run_ablation(dir.path(), ablation);
   ASSERT_TRUE(rows.ok()) << rows.status();
   for (const train::Json& row : *rows) {
     const train::Json& s = row["summary"];

@@ -2,7 +2,6 @@
 // audible and at 16 kHz; a small benchmark is deterministic, reruns skip what
 // is there, and files that are not the generator's are never overwritten.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cmath>
 #include <filesystem>
@@ -17,6 +16,7 @@
 #include "kiln/data/audio_bench.h"
 #include "kiln/data/audio_manifest.h"
 #include "kiln/data/speech_synth.h"
+#include "support/temp_dir.h"
 
 namespace kiln::data {
 namespace {
@@ -25,20 +25,12 @@ namespace fs = std::filesystem;
 
 class AudioBenchTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::path(::testing::TempDir()) / "kiln_bench_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
   std::string read(const std::string& name) const {
     std::ifstream in(fs::path(dir_) / name, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
-  std::string dir_;
+  kiln::testing::TempDir tmp_;
+  std::string dir_ = tmp_.path().string();
 };
 
 double rms(const std::vector<float>& x) {

@@ -2,7 +2,6 @@
 // line, example shapes, and SimCLR views that are two different crops of the
 // same clip.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -14,6 +13,7 @@
 #include "absl/status/status.h"
 #include "kiln/data/audio.h"
 #include "kiln/data/audio_manifest.h"
+#include "support/temp_dir.h"
 
 namespace kiln::data {
 namespace {
@@ -22,16 +22,7 @@ namespace fs = std::filesystem;
 
 class AudioManifestTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::path(::testing::TempDir()) / "kiln_manifest_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    fs::create_directories(fs::path(dir_) / "clips");
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  void SetUp() override { fs::create_directories(fs::path(dir_) / "clips"); }
   std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
   std::string write(const std::string& name, const std::string& text) const {
     std::ofstream(path(name)) << text;
@@ -51,7 +42,8 @@ class AudioManifestTest : public ::testing::Test {
     ASSERT_TRUE(write_wav(path(name), {from_vector(clip(k, n), {n}), 16000}, "clip").ok());
   }
 
-  std::string dir_;
+  kiln::testing::TempDir tmp_;
+  std::string dir_ = tmp_.path().string();
 };
 
 TEST_F(AudioManifestTest, ParsesRowsClassesAndRelativePaths) {

@@ -3,7 +3,6 @@
 // corrupt files give errors naming the file.
 #include <gtest/gtest.h>
 #include <sndfile.h>
-#include <stdlib.h>
 
 #include <cmath>
 #include <cstdint>
@@ -15,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "kiln/data/audio.h"
+#include "support/temp_dir.h"
 
 namespace kiln::data {
 namespace {
@@ -23,18 +23,10 @@ namespace fs = std::filesystem;
 
 class AudioFiles : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::path(::testing::TempDir()) / "kiln_audio_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
   std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
 
-  std::string dir_;
+  kiln::testing::TempDir tmp_;
+  std::string dir_ = tmp_.path().string();
 };
 
 // Interleaved frames (frames * channels) to `path` in `format`.

@@ -1,7 +1,6 @@
 // Dataset readers: IDX (raw and gzip), CIFAR, text corpora, synthetic data.
 // Every malformed input gives an error naming the file and the problem.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 #include "kiln/data/idx.h"
 #include "kiln/data/synthetic.h"
 #include "kiln/data/text.h"
+#include "support/temp_dir.h"
 
 namespace kiln::data {
 namespace {
@@ -27,18 +27,10 @@ namespace fs = std::filesystem;
 // A fresh directory per test, removed afterwards.
 class DataFiles : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::path(::testing::TempDir()) / "kiln_data_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
   std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
 
-  std::string dir_;
+  kiln::testing::TempDir tmp_;
+  std::string dir_ = tmp_.path().string();
 };
 
 void write_bytes(const std::string& path, const std::string& bytes) {

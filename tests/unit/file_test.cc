@@ -5,10 +5,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <random>
 
-#include "absl/strings/str_cat.h"
 #include "kiln/io/file.h"
+#include "support/temp_dir.h"
 
 namespace kiln::io {
 namespace {
@@ -22,12 +21,8 @@ std::string read(const fs::path& path) {
 
 class WriteFileAtomicTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / absl::StrCat("kiln_file_test_", std::random_device{}());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  kiln::testing::TempDir tmp_;
+  const fs::path& dir_ = tmp_.path();
 };
 
 TEST_F(WriteFileAtomicTest, WritesAndReplacesWholeFiles) {

@@ -2,7 +2,6 @@
 // the baselines (advection beats persistence under steady motion), the
 // radar data config, and the PNG writer (signature, chunks, CRCs, inflate).
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <zlib.h>
 
 #include <cmath>
@@ -22,6 +21,7 @@
 #include "kiln/train/nowcast.h"
 #include "kiln/train/nowcast_metrics.h"
 #include "src/train/builders.h"
+#include "support/temp_dir.h"
 
 namespace kiln::train {
 namespace {
@@ -252,8 +252,8 @@ TEST(Png, EncodesAValidImage) {
 }
 
 TEST(Png, NowcastPicture) {
-  std::string dir = (fs::path(::testing::TempDir()) / "kiln_png_XXXXXX").string();
-  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  const kiln::testing::TempDir tmp;
+  const std::string dir = tmp.path().string();
   const std::string path = (fs::path(dir) / "nowcast.png").string();
   const Tensor sequence =
       data::generate_radar_sequence(steady_options(), 0).frames;  // (12, 48, 48, 1)
@@ -263,14 +263,13 @@ TEST(Png, NowcastPicture) {
   const std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // 12 frames of 48 with 2-pixel gaps across; 3 rows down.
   check_png(png, 3 * 50 + 2, 12 * 50 + 2);
-  fs::remove_all(dir);
 }
 
 // Sequences exported to npy, read back as data "radar_npy", scored with the
 // baselines and pictured: the path of kiln radar-export + kiln nowcast.
 TEST(Nowcast, RunNowcastOnAnNpyFile) {
-  std::string dir = (fs::path(::testing::TempDir()) / "kiln_nowcast_XXXXXX").string();
-  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  const kiln::testing::TempDir tmp;
+  const std::string dir = tmp.path().string();
   data::RadarSyntheticOptions o = steady_options();
   o.height = 32;
   o.width = 32;
@@ -301,7 +300,6 @@ TEST(Nowcast, RunNowcastOnAnNpyFile) {
   ASSERT_TRUE(wrong.ok());
   const absl::Status status = run_nowcast(*wrong, baseline_forecasters(), {}).status();
   EXPECT_NE(std::string(status.message()).find("radar"), std::string::npos) << status;
-  fs::remove_all(dir);
 }
 
 }  // namespace

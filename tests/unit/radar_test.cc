@@ -2,7 +2,6 @@
 // semi-Lagrangian advection and motion estimation, the power spectrum, and
 // the npy reader and writer with every malformed-file error.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cmath>
 #include <cstdint>
@@ -17,6 +16,7 @@
 #include "absl/status/status.h"
 #include "kiln/data/radar.h"
 #include "kiln/data/radar_motion.h"
+#include "support/temp_dir.h"
 
 namespace kiln::data {
 namespace {
@@ -207,15 +207,6 @@ TEST(RadarSpectrum, SinusoidPeaksAtItsFrequency) {
 // A fresh directory per test, removed afterwards.
 class RadarNpy : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::path(::testing::TempDir()) / "kiln_radar_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
   std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
 
   // An npy v1 file with `header` (the dict) and `values` as f32 bytes.
@@ -236,7 +227,8 @@ class RadarNpy : public ::testing::Test {
     return p;
   }
 
-  std::string dir_;
+  kiln::testing::TempDir tmp_;
+  std::string dir_ = tmp_.path().string();
 };
 
 TEST_F(RadarNpy, RoundTrip) {

@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "kiln/ops/shape.h"
 #include "kiln/tensor/tensor.h"
+#include "support/temp_dir.h"
 
 namespace kiln {
 namespace {
@@ -29,16 +29,8 @@ namespace fs = std::filesystem;
 // A fresh directory per test, removed afterwards.
 class Safetensors : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::path(::testing::TempDir()) / "kiln_st_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    ::chmod(dir_.c_str(), 0755);
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  // A test may leave the directory read-only; TempDir removes it after this.
+  void TearDown() override { ::chmod(dir_.c_str(), 0755); }
   std::string path(const std::string& name) const { return (fs::path(dir_) / name).string(); }
   std::vector<std::string> entries() const {
     std::vector<std::string> names;
@@ -47,7 +39,8 @@ class Safetensors : public ::testing::Test {
     return names;
   }
 
-  std::string dir_;
+  kiln::testing::TempDir tmp_;
+  std::string dir_ = tmp_.path().string();
 };
 
 void write_bytes(const std::string& path, const std::string& bytes) {
