@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "kiln/core/context.h"
 #include "kiln/io/file.h"
 
 namespace kiln::train {
@@ -141,6 +142,8 @@ absl::StatusOr<Json> evaluate_run(const RunEvaluation& evaluation, const Experim
   fs::create_directories(run_dir, ec);
   if (ec) return absl::InternalError(absl::StrCat(run_dir, ": cannot create: ", ec.message()));
   const std::string weights = trained ? run_dir : "init";
+  Context context({.num_threads = config.train.threads});  // as the run trained
+  ContextScope scope(context);
   absl::StatusOr<Json> summary =
       evaluation.name == "linear_eval"
           ? evaluate_linear(evaluation.linear_eval, config, run_dir, weights)
