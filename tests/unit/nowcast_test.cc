@@ -171,6 +171,24 @@ TEST(Nowcast, EnsembleForecasterDrawsEachMemberFromItsOwnKey) {
   EXPECT_LT(ensemble.crps()[0][0], single.crps()[0][0]);
 }
 
+// Spread is the members' standard deviation per pixel: members 1 and 3 mm/h
+// everywhere give 1 at every lead time; one member gives 0.
+TEST(Nowcast, SpreadIsTheMembersStandardDeviation) {
+  const data::DatasetPtr batches = data::batch(data::radar_synthetic(steady_options()), 4);
+  const NamedForecaster pair{"pair", [](const Tensor& context, const ForecastRequest& request) {
+                               Shape shape = context.shape();
+                               shape[1] = request.lead_frames;
+                               return std::vector<Tensor>{full(shape, 1.0), full(shape, 3.0)};
+                             }};
+  const NowcastScores two = evaluate_nowcast(pair, *batches, {});
+  ASSERT_EQ(two.spread.size(), 8u);
+  for (double s : two.spread) EXPECT_NEAR(s, 1.0, 1e-12);
+  const NowcastScores one = evaluate_nowcast(baseline_forecasters()[0], *batches, {});
+  for (double s : one.spread) EXPECT_EQ(s, 0.0);
+  EXPECT_NE(nowcast_table({two, one}).find("Ensemble spread"), std::string::npos);
+  EXPECT_EQ(nowcast_scores_json(two)["spread"].size(), 8u);
+}
+
 TEST(Nowcast, RejectsForecastsOfTheWrongShape) {
   const data::DatasetPtr batches = data::batch(data::radar_synthetic(steady_options()), 4);
   const NamedForecaster bad{"bad", [](const Tensor& context, const ForecastRequest&) {
