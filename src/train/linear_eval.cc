@@ -134,17 +134,27 @@ absl::StatusOr<Json> run_linear_eval(const ExperimentConfig& config,
     if (!task.path.empty()) task_config.data.path = task.path;
     task_config.data.shuffle = false;
     task_config.data.augment = {};
-    absl::StatusOr<RunData> data = build_data(task_config);
-    if (!data.ok()) {
-      return absl::Status(data.status().code(),
-                          absl::StrCat("task ", task.name, ": ", data.status().message()));
+    // Every example of both splits, in order: the trainer's batches would
+    // drop the last partial training batch.
+    absl::StatusOr<data::DatasetPtr> train_split = build_split(task_config, true);
+    absl::StatusOr<data::DatasetPtr> test_split = build_split(task_config, false);
+    for (const auto* split : {&train_split, &test_split}) {
+      if (!split->ok()) {
+        return absl::Status(split->status().code(),
+                            absl::StrCat("task ", task.name, ": ", split->status().message()));
+      }
     }
+    const int64_t classes = data_signature(task_config.data).num_classes;
+    const DataConfig& d = task_config.data;
+    const int64_t batch_size = d.eval_batch_size > 0 ? d.eval_batch_size : d.batch_size;
     Features train_features, test_features;
     LinearProbeResult result;
     try {
-      train_features = extract_features(embed, *data->train_batches, options.input_key);
-      test_features = extract_features(embed, *data->eval_batches, options.input_key);
-      result = linear_probe(train_features, test_features, data->num_classes, options.probe);
+      train_features =
+          extract_features(embed, *data::batch(*train_split, batch_size), options.input_key);
+      test_features =
+          extract_features(embed, *data::batch(*test_split, batch_size), options.input_key);
+      result = linear_probe(train_features, test_features, classes, options.probe);
     } catch (const Error& e) {
       return absl::InvalidArgumentError(absl::StrCat("task ", task.name, ": ", e.what()));
     }
@@ -154,7 +164,7 @@ absl::StatusOr<Json> run_linear_eval(const ExperimentConfig& config,
                     {"path", task.path},
                     {"train_examples", train_features.y.size(0)},
                     {"test_examples", test_features.y.size(0)},
-                    {"classes", data->num_classes},
+                    {"classes", classes},
                     {"train_accuracy", result.train_accuracy},
                     {"test_accuracy", result.test_accuracy}});
     domains[task.domain].first += result.test_accuracy;

@@ -4,6 +4,7 @@
 // rerun, and a point with "train": false is evaluated at initialisation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -142,8 +143,16 @@ TEST(SweepEvaluateE2E, LinearEvaluationOfPretrainedAndRandomEncoders) {
     }
     EXPECT_DOUBLE_EQ(s["linear_mean"].get<double>(),
                      (s["linear_environment"].get<double>() + s["linear_other"].get<double>()) / 2);
-    EXPECT_TRUE(
-        fs::exists(dir.path() / "sweep" / row["name"].get<std::string>() / "linear_eval.json"));
+    // Every clip of the task is embedded (no partial batch dropped).
+    std::ifstream report_file(dir.path() / "sweep" / row["name"].get<std::string>() /
+                              "linear_eval.json");
+    const train::Json report = train::Json::parse(report_file);
+    std::ifstream manifest(bench.out_dir + "/environment_event.csv");
+    const int64_t clips =
+        std::count(std::istreambuf_iterator<char>(manifest), {}, '\n') - 1;  // less the header
+    EXPECT_EQ(report["tasks"][0]["train_examples"].get<int64_t>() +
+                  report["tasks"][0]["test_examples"].get<int64_t>(),
+              clips);
   }
   // kiln linear-eval gives the same numbers for the same encoder.
   const fs::path simclr = dir.path() / "sweep" / "simclr";

@@ -77,7 +77,9 @@ struct LinearEvalOptions {
 };
 
 // Linear evaluation of `config`'s encoder (a model with an embedding:
-// slowfast_nfnet) on every task. Returns
+// slowfast_nfnet) on every task: the embeddings of every example of each
+// task's training and held-out splits (in batches of data.eval_batch_size),
+// then linear_probe. Returns
 //   {"weights", "step", "model", "probe": {...}, "tasks": [{"domain", "task",
 //    "train_examples", "test_examples", "classes", "train_accuracy",
 //    "test_accuracy"}...], "domains": {DOMAIN: mean test accuracy},
