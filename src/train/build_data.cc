@@ -218,11 +218,17 @@ DataSignature data_signature(const DataConfig& d) {
   return {d.image_shape, d.num_classes, false};
 }
 
-absl::StatusOr<data::DatasetPtr> build_split(const ExperimentConfig& config, bool train) {
+absl::StatusOr<TrainEvalSplits> build_splits(const ExperimentConfig& config) {
   absl::StatusOr<Splits> splits = load_splits(config);
   if (!splits.ok()) return splits.status();
-  return train ? limit(splits->train, config.data.limit_train)
-               : limit(splits->eval, config.data.limit_eval);
+  return TrainEvalSplits{limit(splits->train, config.data.limit_train),
+                         limit(splits->eval, config.data.limit_eval)};
+}
+
+absl::StatusOr<data::DatasetPtr> build_split(const ExperimentConfig& config, bool train) {
+  absl::StatusOr<TrainEvalSplits> splits = build_splits(config);
+  if (!splits.ok()) return splits.status();
+  return train ? splits->train : splits->eval;
 }
 
 absl::StatusOr<RunData> build_data(const ExperimentConfig& config, const DataShard& shard) {

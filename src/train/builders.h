@@ -39,6 +39,11 @@ absl::StatusOr<RunData> build_data(const ExperimentConfig& config, const DataSha
 // The examples of one split (train or held out), unshuffled and unbatched:
 // what kiln radar-export writes.
 absl::StatusOr<data::DatasetPtr> build_split(const ExperimentConfig& config, bool train);
+// Both splits, loaded once.
+struct TrainEvalSplits {
+  data::DatasetPtr train, eval;
+};
+absl::StatusOr<TrainEvalSplits> build_splits(const ExperimentConfig& config);
 
 // The per-example input shape and class count the data config implies,
 // without loading the data (for kiln info).

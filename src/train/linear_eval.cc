@@ -132,17 +132,12 @@ absl::StatusOr<Json> run_linear_eval(const ExperimentConfig& config,
     ExperimentConfig task_config = config;
     task_config.data.name = task.data;
     if (!task.path.empty()) task_config.data.path = task.path;
-    task_config.data.shuffle = false;
-    task_config.data.augment = {};
-    // Every example of both splits, in order: the trainer's batches would
-    // drop the last partial training batch.
-    absl::StatusOr<data::DatasetPtr> train_split = build_split(task_config, true);
-    absl::StatusOr<data::DatasetPtr> test_split = build_split(task_config, false);
-    for (const auto* split : {&train_split, &test_split}) {
-      if (!split->ok()) {
-        return absl::Status(split->status().code(),
-                            absl::StrCat("task ", task.name, ": ", split->status().message()));
-      }
+    // Every example of both splits, in order and unaugmented: the trainer's
+    // batches would drop the last partial training batch.
+    absl::StatusOr<TrainEvalSplits> splits = build_splits(task_config);
+    if (!splits.ok()) {
+      return absl::Status(splits.status().code(),
+                          absl::StrCat("task ", task.name, ": ", splits.status().message()));
     }
     const int64_t classes = data_signature(task_config.data).num_classes;
     const DataConfig& d = task_config.data;
@@ -151,9 +146,9 @@ absl::StatusOr<Json> run_linear_eval(const ExperimentConfig& config,
     LinearProbeResult result;
     try {
       train_features =
-          extract_features(embed, *data::batch(*train_split, batch_size), options.input_key);
+          extract_features(embed, *data::batch(splits->train, batch_size), options.input_key);
       test_features =
-          extract_features(embed, *data::batch(*test_split, batch_size), options.input_key);
+          extract_features(embed, *data::batch(splits->eval, batch_size), options.input_key);
       result = linear_probe(train_features, test_features, classes, options.probe);
     } catch (const Error& e) {
       return absl::InvalidArgumentError(absl::StrCat("task ", task.name, ": ", e.what()));

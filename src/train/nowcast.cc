@@ -38,6 +38,24 @@ Json series(const std::vector<double>& values) {
 
 std::string label(double v) { return absl::StrFormat("%g", v); }
 
+double mean_of(const std::vector<double>& values) {
+  double total = 0;
+  for (double v : values) total += v;
+  return values.empty() ? NAN : total / static_cast<double>(values.size());
+}
+
+// The PSD bins at wavelengths ..., 8, 4, 2 pixels of K bins (k = K-1,
+// K/2-1, ...), longest wavelength first.
+std::vector<size_t> octave_bins(size_t bins) {
+  std::vector<size_t> out;
+  for (size_t k = bins; k >= 1; k /= 2) out.insert(out.begin(), k - 1);
+  return out;
+}
+
+double psd_ratio(const NowcastScores& s, size_t k) {
+  return s.psd_truth[k] > 0 ? s.psd_forecast[k] / s.psd_truth[k] : NAN;
+}
+
 // Adds, per lead time, the members' standard deviation at every pixel
 // (members: S tensors (B, Tl, H, W, 1) f32) to (*sums)[lead].
 void add_spread(const std::vector<Tensor>& members, std::vector<double>* sums) {
@@ -239,10 +257,7 @@ std::string nowcast_table(const std::vector<NowcastScores>& all) {
   // PSD at wavelengths of 2, 4, 8, ... pixels.
   std::string line = "PSD forecast / truth by wavelength (1: as sharp as the truth)\n" +
                      std::string(name_width, ' ');
-  std::vector<size_t> bins;
-  for (size_t k = first.frequencies.size(); k >= 1; k /= 2) {
-    bins.insert(bins.begin(), k - 1);
-  }
+  const std::vector<size_t> bins = octave_bins(first.frequencies.size());
   for (size_t k : bins) {
     absl::StrAppend(
         &line, absl::StrFormat("  %8s", absl::StrCat(label(1.0 / first.frequencies[k]), "px")));
@@ -251,10 +266,28 @@ std::string nowcast_table(const std::vector<NowcastScores>& all) {
   for (const NowcastScores& s : all) {
     std::string r = absl::StrFormat("%-*s", static_cast<int>(name_width), s.name);
     for (size_t k : bins) {
-      const double ratio = s.psd_truth[k] > 0 ? s.psd_forecast[k] / s.psd_truth[k] : NAN;
-      absl::StrAppend(&r, absl::StrFormat("  %8.3f", ratio));
+      absl::StrAppend(&r, absl::StrFormat("  %8.3f", psd_ratio(s, k)));
     }
     out += r + "\n";
+  }
+  return out;
+}
+
+Json nowcast_summary(const NowcastScores& s) {
+  Json out = Json::object();
+  for (size_t k = 0; k < s.thresholds.size(); ++k) {
+    const std::string key = absl::StrCat(s.name, "_csi", label(s.thresholds[k]));
+    out[key + "_last"] = number_or_null(s.csi[k].back());
+    out[key + "_mean"] = number_or_null(mean_of(s.csi[k]));
+  }
+  for (size_t k = 0; k < s.pool_scales.size(); ++k) {
+    out[absl::StrCat(s.name, "_crps", s.pool_scales[k], "_mean")] =
+        number_or_null(mean_of(s.crps[k]));
+  }
+  out[s.name + "_spread_mean"] = number_or_null(mean_of(s.spread));
+  for (size_t k : octave_bins(s.frequencies.size())) {
+    out[absl::StrCat(s.name, "_psd", label(1.0 / s.frequencies[k]), "px")] =
+        number_or_null(psd_ratio(s, k));
   }
   return out;
 }

@@ -1,10 +1,8 @@
 #include "kiln/train/run_evaluation.h"
 
-#include <cmath>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "kiln/core/context.h"
 #include "kiln/io/file.h"
 
@@ -12,16 +10,6 @@ namespace kiln::train {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string label(double v) { return absl::StrFormat("%g", v); }
-
-double mean_of(const std::vector<double>& values) {
-  double total = 0;
-  for (double v : values) total += v;
-  return values.empty() ? NAN : total / static_cast<double>(values.size());
-}
-
-Json number_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
 
 absl::StatusOr<Json> evaluate_linear(const LinearEvalOptions& options,
                                      const ExperimentConfig& config, const fs::path& dir,
@@ -62,23 +50,7 @@ absl::StatusOr<Json> evaluate_nowcast_run(const NowcastEvalOptions& options,
   Json summary = Json::object();
   for (const NowcastScores& s : *scores) {
     report.push_back(nowcast_scores_json(s));
-    for (size_t k = 0; k < s.thresholds.size(); ++k) {
-      const std::string key = absl::StrCat(s.name, "_csi", label(s.thresholds[k]));
-      summary[key + "_last"] = number_or_null(s.csi[k].back());
-      summary[key + "_mean"] = number_or_null(mean_of(s.csi[k]));
-    }
-    for (size_t k = 0; k < s.pool_scales.size(); ++k) {
-      summary[absl::StrCat(s.name, "_crps", s.pool_scales[k], "_mean")] =
-          number_or_null(mean_of(s.crps[k]));
-    }
-    summary[s.name + "_spread_mean"] = number_or_null(mean_of(s.spread));
-    // Power at wavelengths 2, 4, 8, ... pixels (bins k = K-1, K/2-1, ...).
-    for (size_t k = s.frequencies.size(); k >= 1; k /= 2) {
-      const double ratio =
-          s.psd_truth[k - 1] > 0 ? s.psd_forecast[k - 1] / s.psd_truth[k - 1] : NAN;
-      summary[absl::StrCat(s.name, "_psd", label(1.0 / s.frequencies[k - 1]), "px")] =
-          number_or_null(ratio);
-    }
+    summary.update(nowcast_summary(s));
   }
   if (absl::Status st =
           io::write_file_atomic((dir / "nowcast.json").string(), report.dump(2) + "\n");

@@ -123,10 +123,8 @@ absl::StatusOr<Json> evaluate_point(const SweepSpec& spec, const SweepPoint& poi
                               {"trained", point.train},
                               {"evaluate", nlohmann::json::parse(spec.evaluate_section.dump())}};
   const fs::path file = dir / "evaluation.json";
-  if (std::ifstream saved_file(file); saved_file) {
-    std::stringstream text;
-    text << saved_file.rdbuf();
-    absl::StatusOr<Json> saved = parse_json(text.str(), file.string());
+  if (fs::exists(file)) {
+    absl::StatusOr<Json> saved = load_json_config(file.string());
     if (saved.ok() && saved->contains("key") && saved->contains("summary") &&
         nlohmann::json::parse((*saved)["key"].dump()) == key) {
       return (*saved)["summary"];

@@ -86,6 +86,11 @@ NowcastScores evaluate_nowcast(const NamedForecaster& forecaster, const data::Da
 // {"name", "examples", "members", "csi": {"1": [per lead]...}, "crps": {"1":
 // [...]}, "psd": {"frequency", "forecast", "truth"}}; NaN as null.
 Json nowcast_scores_json(const NowcastScores& scores);
+// The scores as flat scalars for a results table, keys prefixed by the
+// forecaster's name F: F_csi<mm/h>_last (at the last lead time) and
+// F_csi<mm/h>_mean (over lead times), F_crps<scale>_mean, F_spread_mean,
+// F_psd<wavelength>px (forecast / truth power at 2, 4, 8, ... pixels).
+Json nowcast_summary(const NowcastScores& scores);
 // A readable table: CSI and CRPS per forecaster at a few lead times, and
 // the PSD ratio forecast / truth at a few wavelengths.
 std::string nowcast_table(const std::vector<NowcastScores>& scores);
