@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -174,6 +175,34 @@ TEST(SoftmaxKernels, RowOfOnlyMaskedLogitsIsNan) {
       std::vector<float> y(9, 0.0f);
       softmax_forward_isa(isa, sk, x.data(), y.data(), 1, 9);
       for (float v : y) EXPECT_TRUE(std::isnan(v)) << isa_name(isa);
+    }
+  }
+}
+
+// One NaN or +inf logit anywhere in a row (the kernels' four-vector loop,
+// single vectors, or the tail) makes the row NaN, as in the reference; a row
+// whose logits all lie close to its max takes the kernels' fast exp, so the
+// NaN must be caught before it.
+TEST(SoftmaxKernels, NanOrInfiniteLogitMakesTheRowNan) {
+  const int64_t n = 45;  // 32 in the four-vector loop, one vector, a tail of 5
+  for (Isa isa : simd_isas()) {
+    // A NaN with payload bits, which exp's fast path could turn into a number.
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::bit_cast<float>(0x7fc001ffu),
+                      std::bit_cast<float>(0xffc0ff01u), kInf}) {
+      for (int64_t at : {int64_t{0}, int64_t{33}, int64_t{44}}) {
+        std::vector<float> x = random_vector(n, -1, 1, 7);
+        x[at] = bad;
+        for (SoftmaxKind sk : {SoftmaxKind::kSoftmax, SoftmaxKind::kLogSoftmax}) {
+          std::vector<float> y_ref(n), y(n, 0.0f);
+          ref::softmax_forward(sk, x.data(), y_ref.data(), 1, n);
+          softmax_forward_isa(isa, sk, x.data(), y.data(), 1, n);
+          for (int64_t j = 0; j < n; ++j) {
+            ASSERT_TRUE(std::isnan(y_ref[j])) << "reference, element " << j;
+            ASSERT_TRUE(std::isnan(y[j]))
+                << isa_name(isa) << " " << bad << " at " << at << ": element " << j;
+          }
+        }
+      }
     }
   }
 }
