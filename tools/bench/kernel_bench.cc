@@ -3,7 +3,10 @@
 //   build/release/tools/kiln_kernel_bench --benchmark_min_time=1
 // Counters: GFLOP/s for matmul and convolution (2 FLOPs per multiply-add),
 // GB/s (bytes read + written) for the memory-bound kernels, with a STREAM
-// triad as the machine's reference bandwidth.
+// triad as the machine's reference bandwidth. On a shared machine the triad
+// drifts between runs: compare against it with repetitions interleaved, as
+// docs/performance.md does (--benchmark_repetitions=10
+// --benchmark_enable_random_interleaving=true).
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
