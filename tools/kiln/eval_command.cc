@@ -1,10 +1,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "absl/strings/str_format.h"
 #include "kiln/core/context.h"
-#include "kiln/train/checkpoint.h"
-#include "kiln/train/model_registry.h"
 #include "src/train/builders.h"
 #include "tools/kiln/commands.h"
 #include "tools/kiln/lm_tools.h"
@@ -17,9 +14,9 @@ constexpr char kHelp[] =
     "                 [--by-position [--buckets N] [--max-batches N] [--out DIR]]\n"
     "\n"
     "Evaluates a checkpoint on the held-out split of CONFIG's data and prints\n"
-    "the metrics as JSON. PATH is a checkpoint directory (step_NNNNNNNNNN) or\n"
-    "a run's checkpoints/ directory (its newest checkpoint). --ema evaluates\n"
-    "the EMA weights.\n"
+    "the metrics as JSON. PATH is a checkpoint directory (step_NNNNNNNNNN), a\n"
+    "run's checkpoints/ directory or a run directory (its newest checkpoint),\n"
+    "or \"init\" (the run's initialisation). --ema evaluates the EMA weights.\n"
     "\n"
     "Language models: --by-position also reports the negative log-likelihood by\n"
     "token position (the Gemini 1.5 report's long-context measure): the mean NLL\n"
@@ -50,39 +47,20 @@ int eval_command(const std::vector<std::string>& argv) {
   Context context({.num_threads = config->train.threads});
   ContextScope scope(context);
 
-  absl::StatusOr<train::Checkpoint> checkpoint =
-      std::filesystem::exists(std::filesystem::path(*path) / "manifest.json")
-          ? train::CheckpointManager::load(*path)
-          : train::CheckpointManager(*path, 1).load_latest();
-  if (!checkpoint.ok()) return fail(std::string(checkpoint.status().message()));
-
   absl::StatusOr<train::RunData> data = train::build_data(*config);
   if (!data.ok()) return fail(std::string(data.status().message()));
-  Generator gen(0);
-  absl::StatusOr<std::shared_ptr<models::Model>> model =
-      train::build_model(config->model.name, config->model.options,
-                         {.input_shape = data->input_shape,
-                          .num_classes = data->num_classes,
-                          .init_gen = &gen,
-                          .dropout_gen = std::make_shared<Generator>(0)},
-                         config->file);
-  if (!model.ok()) return fail(std::string(model.status().message()));
-  const std::string group = args->has_flag("ema") ? "ema_model" : "model";
-  auto it = checkpoint->groups.find(group);
-  if (it == checkpoint->groups.end()) {
-    return fail(absl::StrCat(*path, ": the checkpoint has no ", group, " weights"));
-  }
-  absl::Status loaded = (*model)->load_state_dict(
-      std::map<std::string, Tensor>(it->second.begin(), it->second.end()));
-  if (!loaded.ok()) return fail(absl::StrCat(*path, ": ", loaded.message()));
+  absl::StatusOr<train::TrainedModel> trained = train::load_trained_model(
+      *config, {.input_shape = data->input_shape, .num_classes = data->num_classes}, *path,
+      args->has_flag("ema") ? "ema_model" : "model");
+  if (!trained.ok()) return fail(std::string(trained.status().message()));
+  const std::shared_ptr<models::Model>& model = trained->model;
 
   std::unique_ptr<train::Task> task = train::build_task(
-      *config, *model, train::build_optimizer(config->optimizer, (*model)->named_parameters()));
-  (*model)->eval();
+      *config, model, train::build_optimizer(config->optimizer, model->named_parameters()));
   task->eval_begin();
   for (int64_t i = 0; i < data->eval_batches->size(); ++i)
     task->eval_batch(data->eval_batches->get(i));
-  train::Json out = {{"step", checkpoint->step}};
+  train::Json out = {{"step", trained->step}};
   for (const auto& [name, value] : task->eval_end()) out[name] = value;
   if (args->has_flag("by-position")) {
     if (config->task.name != "language_modeling") {
@@ -100,7 +78,7 @@ int eval_command(const std::vector<std::string>& argv) {
     }
     options.out_dir = args->option("out").value_or(
         (std::filesystem::path(config->output_dir) / "long_context").string());
-    absl::StatusOr<train::Json> by_position = nll_by_position(**model, *data, options);
+    absl::StatusOr<train::Json> by_position = nll_by_position(*model, *data, options);
     if (!by_position.ok()) return fail(std::string(by_position.status().message()));
     out["nll_by_position"] = (*by_position)["fit"];
     out["nll_by_position"]["out_dir"] = options.out_dir;
