@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "kiln/core/error.h"
 #include "kiln/data/audio.h"
+#include "kiln/io/file.h"
 #include "kiln/ops/shape.h"
 #include "src/data/file_util.h"
 
@@ -41,7 +42,7 @@ Tensor clip_row(const Tensor& x, int64_t i) { return squeeze(narrow(x, 0, i, 1),
 }  // namespace
 
 absl::StatusOr<AudioManifest> read_audio_manifest(const std::string& path, bool require_labels) {
-  absl::StatusOr<std::string> text = detail::read_file(path);
+  absl::StatusOr<std::string> text = io::read_file(path);
   if (!text.ok()) return text.status();
   AudioManifest m;
   m.file = path;

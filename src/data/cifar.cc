@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "kiln/io/file.h"
 #include "kiln/ops/shape.h"
 #include "src/data/file_util.h"
 
@@ -34,7 +35,7 @@ Format format_of(CifarVariant variant) {
 
 absl::StatusOr<LabeledImages> read_cifar_file(const std::string& path, CifarVariant variant) {
   const Format format = format_of(variant);
-  absl::StatusOr<std::string> bytes = detail::read_file(path);
+  absl::StatusOr<std::string> bytes = io::read_file(path);
   if (!bytes.ok()) return bytes.status();
   const int64_t record = format.label_bytes + kImageBytes;
   const int64_t size = static_cast<int64_t>(bytes->size());

@@ -3,27 +3,17 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <memory>
-#include <system_error>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "kiln/io/file.h"
 
 namespace kiln::data::detail {
 namespace {
 
-namespace fs = std::filesystem;
-
 // Refuses to inflate past this: a few bytes of gzip can claim gigabytes.
 constexpr size_t kMaxInflatedBytes = size_t{8} << 30;
-
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
 
 bool is_gzip(const std::string& bytes) {
   return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
@@ -31,33 +21,6 @@ bool is_gzip(const std::string& bytes) {
 }
 
 }  // namespace
-
-absl::StatusOr<std::string> read_file(const std::string& path) {
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) {
-    return absl::NotFoundError(
-        absl::StrCat(path, ": cannot open: ", ec ? ec.message() : "no such file"));
-  }
-  if (!fs::is_regular_file(status)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
-  }
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (file == nullptr) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
-  }
-  std::string bytes;
-  char buffer[1 << 16];
-  while (true) {
-    const size_t n = std::fread(buffer, 1, sizeof(buffer), file.get());
-    bytes.append(buffer, n);
-    if (n < sizeof(buffer)) break;
-  }
-  if (std::ferror(file.get())) {
-    return absl::DataLossError(absl::StrCat(path, ": read error: ", std::strerror(errno)));
-  }
-  return bytes;
-}
 
 absl::StatusOr<std::string> maybe_gunzip(const std::string& path, std::string bytes) {
   if (!is_gzip(bytes)) return bytes;
@@ -120,7 +83,7 @@ absl::StatusOr<std::string> maybe_gunzip(const std::string& path, std::string by
 }
 
 absl::StatusOr<std::string> read_maybe_gzipped(const std::string& path) {
-  absl::StatusOr<std::string> bytes = read_file(path);
+  absl::StatusOr<std::string> bytes = io::read_file(path);
   if (!bytes.ok()) return bytes.status();
   return maybe_gunzip(path, *std::move(bytes));
 }

@@ -9,15 +9,12 @@
 
 namespace kiln::data::detail {
 
-// The bytes of the regular file at `path`.
-absl::StatusOr<std::string> read_file(const std::string& path);
-
 // `bytes` inflated if they start with the gzip magic (1f 8b), else as is.
 // Concatenated gzip members are joined; a truncated or corrupt stream and
 // trailing bytes after it are errors naming `path`.
 absl::StatusOr<std::string> maybe_gunzip(const std::string& path, std::string bytes);
 
-// read_file then maybe_gunzip.
+// io::read_file then maybe_gunzip.
 absl::StatusOr<std::string> read_maybe_gzipped(const std::string& path);
 
 }  // namespace kiln::data::detail

@@ -99,7 +99,7 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 }  // namespace
 
 absl::StatusOr<Tensor> read_radar_npy(const std::string& path) {
-  absl::StatusOr<std::string> file = detail::read_file(path);
+  absl::StatusOr<std::string> file = io::read_file(path);
   if (!file.ok()) return file.status();
   const std::string& bytes = *file;
   if (bytes.size() < kMagicSize + 2 || std::memcmp(bytes.data(), kMagic, kMagicSize) != 0) {

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "kiln/core/error.h"
+#include "kiln/io/file.h"
 #include "src/data/file_util.h"
 
 namespace kiln::data {
@@ -69,7 +70,7 @@ absl::StatusOr<std::string> read_text_corpus(const std::string& path, char separ
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
   if (!fs::is_directory(status)) {
-    absl::StatusOr<std::string> bytes = detail::read_file(path);
+    absl::StatusOr<std::string> bytes = io::read_file(path);
     if (bytes.ok() && bytes->empty()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": the text file is empty"));
     }
@@ -93,7 +94,7 @@ absl::StatusOr<std::string> read_text_corpus(const std::string& path, char separ
   std::sort(files.begin(), files.end());
   std::string corpus;
   for (size_t i = 0; i < files.size(); ++i) {
-    absl::StatusOr<std::string> bytes = detail::read_file(files[i].string());
+    absl::StatusOr<std::string> bytes = io::read_file(files[i].string());
     if (!bytes.ok()) return bytes.status();
     if (i > 0) corpus.push_back(separator);
     corpus += *bytes;

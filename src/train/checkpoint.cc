@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -21,14 +19,6 @@ constexpr char kLatest[] = "LATEST";
 constexpr int kFormatVersion = 1;
 
 std::string step_dir_name(int64_t step) { return absl::StrFormat("step_%010d", step); }
-
-absl::StatusOr<std::string> read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path.string(), ": cannot open"));
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 }  // namespace
 
@@ -94,7 +84,7 @@ absl::Status CheckpointManager::save(const Checkpoint& checkpoint) {
 
 absl::StatusOr<Checkpoint> CheckpointManager::load(const std::string& checkpoint_dir) {
   const fs::path dir(checkpoint_dir);
-  absl::StatusOr<std::string> text = read_file(dir / kManifest);
+  absl::StatusOr<std::string> text = io::read_file((dir / kManifest).string());
   if (!text.ok()) return text.status();
   absl::StatusOr<Json> manifest = parse_json(*text, (dir / kManifest).string());
   if (!manifest.ok()) return manifest.status();
@@ -141,7 +131,7 @@ absl::StatusOr<Checkpoint> CheckpointManager::load(const std::string& checkpoint
 
 absl::StatusOr<Checkpoint> CheckpointManager::load_latest() const {
   const fs::path root(directory_);
-  absl::StatusOr<std::string> pointer = read_file(root / kLatest);
+  absl::StatusOr<std::string> pointer = io::read_file((root / kLatest).string());
   absl::Status pointer_error = absl::OkStatus();
   if (pointer.ok()) {
     std::string name = *pointer;

@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "kiln/io/file.h"
 
 namespace kiln::train {
 namespace {
@@ -61,11 +60,7 @@ absl::StatusOr<Json> load_recursive(const fs::path& path, std::vector<fs::path>&
   if (std::find(chain.begin(), chain.end(), canonical) != chain.end()) {
     return absl::InvalidArgumentError(absl::StrCat(path.string(), ": \"extends\" forms a cycle"));
   }
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path.string(), ": cannot open the file"));
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<Json> parsed = parse_json(text.str(), path.string());
+  absl::StatusOr<Json> parsed = read_json_file(path.string());
   if (!parsed.ok()) return parsed.status();
   Json config = std::move(*parsed);
   if (!config.is_object()) {
@@ -137,6 +132,12 @@ absl::StatusOr<Json> parse_json(const std::string& text, const std::string& sour
         absl::StrCat(source, ": key \"", duplicate, "\" appears twice in the same object"));
   }
   return result;
+}
+
+absl::StatusOr<Json> read_json_file(const std::string& path) {
+  absl::StatusOr<std::string> text = io::read_file(path);
+  if (!text.ok()) return text.status();
+  return parse_json(*text, path);
 }
 
 absl::StatusOr<Json> load_json_config(const std::string& path) {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -102,7 +101,7 @@ nlohmann::json comparable_config(const Json& resolved) {
 // OK if DIR/config.json (what the finished run used) equals `resolved` in
 // everything but the thread count, which does not change what is computed.
 absl::Status check_same_config(const fs::path& dir, const Json& resolved) {
-  absl::StatusOr<Json> saved = load_json_config((dir / "config.json").string());
+  absl::StatusOr<Json> saved = read_json_file((dir / "config.json").string());
   if (!saved.ok()) return saved.status();
   const nlohmann::json before = comparable_config(*saved);
   const nlohmann::json now = comparable_config(resolved);
@@ -124,7 +123,7 @@ absl::StatusOr<Json> evaluate_point(const SweepSpec& spec, const SweepPoint& poi
                               {"evaluate", nlohmann::json::parse(spec.evaluate_section.dump())}};
   const fs::path file = dir / "evaluation.json";
   if (fs::exists(file)) {
-    absl::StatusOr<Json> saved = load_json_config(file.string());
+    absl::StatusOr<Json> saved = read_json_file(file.string());
     if (saved.ok() && saved->contains("key") && saved->contains("summary") &&
         nlohmann::json::parse((*saved)["key"].dump()) == key) {
       return (*saved)["summary"];
@@ -269,12 +268,10 @@ absl::StatusOr<Json> run_sweep(const SweepSpec& spec, const SweepOptions& option
     }
     // Finished points are not run again, unless their config has changed
     // since: then the old result must not stand in for the new one.
-    std::ifstream summary_file(dir / "summary.json");
-    if (summary_file) {
-      std::stringstream text;
-      text << summary_file.rdbuf();
-      absl::StatusOr<Json> summary = parse_json(text.str(), (dir / "summary.json").string());
-      if (summary.ok() && !summary->value("interrupted", true)) {
+    // A missing or unreadable summary: the point runs (again).
+    if (absl::StatusOr<Json> summary = read_json_file((dir / "summary.json").string());
+        summary.ok()) {
+      if (!summary->value("interrupted", true)) {
         if (absl::Status same = check_same_config(dir, config->resolved); !same.ok()) {
           return absl::Status(same.code(),
                               absl::StrCat("point ", point.name, ": ", same.message()));
@@ -386,10 +383,17 @@ absl::Status write_sweep_results(const SweepSpec& spec, const Json& rows, const 
                       {"b", fit->b},
                       {"r2", fit->r2},
                       {"points", points}};
-    std::ofstream(fs::path(dir) / "fit.json") << out.dump(2) << "\n";
+    if (absl::Status s =
+            io::write_file_atomic((fs::path(dir) / "fit.json").string(), out.dump(2) + "\n");
+        !s.ok()) {
+      return s;
+    }
   }
-  std::ofstream(fs::path(dir) / "results.csv") << csv.str();
-  std::ofstream(fs::path(dir) / "results.md") << md.str();
+  for (const auto& [name, text] : {std::pair{"results.csv", csv.str()}, {"results.md", md.str()}}) {
+    if (absl::Status s = io::write_file_atomic((fs::path(dir) / name).string(), text); !s.ok()) {
+      return s;
+    }
+  }
 
   // The plot: y against x, one line per series value.
   PlotSpec plot = spec.plot;
@@ -422,9 +426,9 @@ absl::Status write_sweep_results(const SweepSpec& spec, const Json& rows, const 
       ordered.emplace_back(absl::StrFormat("fit: b = %.3f", fit->b), line);
     }
   }
-  std::ofstream(fs::path(dir) / "results.svg") << svg_line_chart(
-      fs::path(spec.file).stem().string(), plot.x, plot.y, ordered, plot.log_x, plot.log_y);
-  return absl::OkStatus();
+  return io::write_file_atomic((fs::path(dir) / "results.svg").string(),
+                               svg_line_chart(fs::path(spec.file).stem().string(), plot.x, plot.y,
+                                              ordered, plot.log_x, plot.log_y));
 }
 
 XYPoints lower_envelope(XYPoints points) {

@@ -1,3 +1,4 @@
+// io::read_file: the exact bytes, or an error naming the file.
 // io::write_file_atomic: the whole file or nothing, and the old file kept
 // when the write fails.
 #include <gtest/gtest.h>
@@ -52,6 +53,24 @@ TEST_F(WriteFileAtomicTest, FailureNamesTheFileAndKeepsTheOldOne) {
   EXPECT_NE(s.message().find("blocked"), std::string::npos) << s;
   EXPECT_TRUE(fs::is_directory(blocked / "inside"));
   EXPECT_FALSE(fs::exists(dir_ / "blocked.tmp"));
+}
+
+TEST_F(WriteFileAtomicTest, ReadFileGivesTheBytesOrAnErrorNamingTheFile) {
+  // Larger than the reader's 64 KiB buffer, with every byte value.
+  std::string bytes(200001, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 7);
+  ASSERT_TRUE(write_file_atomic((dir_ / "big.bin").string(), bytes).ok());
+  absl::StatusOr<std::string> read_back = read_file((dir_ / "big.bin").string());
+  ASSERT_TRUE(read_back.ok()) << read_back.status();
+  EXPECT_EQ(*read_back, bytes);
+
+  absl::StatusOr<std::string> missing = read_file((dir_ / "nope.json").string());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("nope.json"), std::string::npos) << missing.status();
+
+  absl::StatusOr<std::string> directory = read_file(dir_.string());
+  EXPECT_EQ(directory.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(directory.status().message().find("not a regular file"), std::string::npos);
 }
 
 }  // namespace

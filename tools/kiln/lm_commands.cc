@@ -9,7 +9,6 @@
 #include <map>
 #include <random>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -44,11 +43,7 @@ struct Experiments {
 absl::StatusOr<Experiments> load_experiments(const std::string& path,
                                              const std::vector<std::string>& sets,
                                              const std::string& only) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<train::Json> json = train::parse_json(text.str(), path);
+  absl::StatusOr<train::Json> json = train::read_json_file(path);
   if (!json.ok()) return json.status();
   Experiments out;
   if (json->is_object() && json->contains("base")) {

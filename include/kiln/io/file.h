@@ -1,13 +1,19 @@
-// Whole-file writes that never leave a half-written file behind: data
-// already on disk survives a crash or a full disk mid-write.
+// Whole-file reads, and writes that never leave a half-written file behind:
+// data already on disk survives a crash or a full disk mid-write. Errors name
+// the file.
 #pragma once
 
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace kiln::io {
+
+// The bytes of the regular file at `path`: NotFound if it is missing,
+// InvalidArgument if it is not a regular file, DataLoss on a read error.
+absl::StatusOr<std::string> read_file(const std::string& path);
 
 // Writes `bytes` to `path` atomically: to a temporary file in the same
 // directory, flushed to disk, then renamed over `path`, and the directory

@@ -20,6 +20,10 @@ using Json = nlohmann::ordered_json;
 // Parses JSON text, rejecting duplicate keys. `source` names the text in errors.
 absl::StatusOr<Json> parse_json(const std::string& text, const std::string& source);
 
+// Reads and parses a JSON file as it is (no "extends"): a run's saved
+// config or summary, an evaluation cache. Errors name the file.
+absl::StatusOr<Json> read_json_file(const std::string& path);
+
 // Loads a config file, resolving "extends" (a path relative to the file, or
 // a list of them; later entries and the file itself override earlier ones,
 // objects merging key by key).
