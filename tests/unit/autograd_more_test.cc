@@ -99,6 +99,30 @@ TEST(AutogradMore, BroadcastingWithLeadingDims) {
   for (int m = 0; m < 24; ++m) EXPECT_EQ(da[m], 2.0 * (m % 4 + 1)) << m;
 }
 
+// maximum / minimum send the gradient to the winning operand and split it
+// on ties (finite differences cannot check a tie: the function has a kink).
+TEST(AutogradMore, MaximumAndMinimumSplitTiedGradients) {
+  for (const bool take_max : {true, false}) {
+    Tensor a = leaf({1, 5, 3}, {3});
+    Tensor b = leaf({2, 5, 0}, {3});
+    Tensor y = take_max ? maximum(a, b) : minimum(a, b);
+    sum(mul(y, from_vector({10, 20, 30}, {3}, DType::kF64))).backward();
+    if (take_max) {
+      EXPECT_EQ(to_vector(a.grad()), (std::vector<double>{0, 10, 30}));
+      EXPECT_EQ(to_vector(b.grad()), (std::vector<double>{10, 10, 0}));
+    } else {
+      EXPECT_EQ(to_vector(a.grad()), (std::vector<double>{10, 10, 0}));
+      EXPECT_EQ(to_vector(b.grad()), (std::vector<double>{0, 10, 30}));
+    }
+  }
+  // Broadcast: b's gradient sums over the rows it won.
+  Tensor a = leaf({0, 4, 2, 2}, {2, 2});
+  Tensor b = leaf({1, 2}, {2});
+  sum(maximum(a, b)).backward();
+  EXPECT_EQ(to_vector(a.grad()), (std::vector<double>{0, 1, 1, 0.5}));
+  EXPECT_EQ(to_vector(b.grad()), (std::vector<double>{1, 0.5}));
+}
+
 TEST(AutogradMore, OpsOnNonContiguousInputs) {
   Tensor x = leaf_arange({3, 4});
   Tensor xt = transpose(x, 0, 1);  // (4, 3), strides (1, 4)

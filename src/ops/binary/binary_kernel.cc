@@ -1,5 +1,6 @@
 #include "src/ops/binary/binary_kernel.h"
 
+#include "kiln/ops/shape.h"
 #include "src/ops/broadcast.h"
 #include "src/ops/op_util.h"
 
@@ -18,6 +19,17 @@ Tensor binary_forward(const char* name, kernels::BinaryOp op, const Tensor& a, c
     kernels::binary_forward(op, desc, a.data<T>(), b.data<T>(), out.data<T>());
   });
   return out;
+}
+
+TensorList extremum_backward(const Tensor& dy, const Tensor& a, const Tensor& b, CompareOp wins,
+                             const autograd::NeedsGrad& needs) {
+  Tensor zero = zeros({}, dy.dtype());
+  Tensor half = mul_scalar(dy, 0.5);
+  Tensor tie = eq(a, b);
+  Tensor a_wins = compare(a, b, wins);
+  Tensor da = needs[0] ? where(a_wins, dy, where(tie, half, zero)) : Tensor();
+  Tensor db = needs[1] ? where(a_wins, zero, where(tie, half, dy)) : Tensor();
+  return {da, db};
 }
 
 }  // namespace kiln::ops_internal

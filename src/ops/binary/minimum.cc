@@ -1,25 +1,16 @@
 #include "kiln/ops/binary.h"
-#include "kiln/ops/shape.h"
 #include "src/ops/binary/binary_kernel.h"
 #include "src/ops/op_util.h"
 
 namespace kiln {
 namespace {
 
-// The gradient goes to the winning operand; ties split it equally.
+// The gradient goes to the winning operand (extremum_backward).
 class MinimumOp final : public autograd::Node {
  public:
   std::string_view name() const override { return "minimum"; }
   TensorList backward(const Tensor& dy, const autograd::NeedsGrad& needs) override {
-    const Tensor& a = saved(a_);
-    const Tensor& b = saved(b_);
-    Tensor zero = zeros({}, dy.dtype());
-    Tensor half = mul_scalar(dy, 0.5);
-    Tensor tie = eq(a, b);
-    Tensor a_wins = compare(a, b, CompareOp::kLt);
-    Tensor da = needs[0] ? where(a_wins, dy, where(tie, half, zero)) : Tensor();
-    Tensor db = needs[1] ? where(a_wins, zero, where(tie, half, dy)) : Tensor();
-    return {da, db};
+    return ops_internal::extremum_backward(dy, saved(a_), saved(b_), CompareOp::kLt, needs);
   }
   int a_ = -1;
   int b_ = -1;
