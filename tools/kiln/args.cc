@@ -69,6 +69,27 @@ int fail(const std::string& message) {
   return 1;
 }
 
+std::optional<Args> parse_command(const std::vector<std::string>& args, const char* help,
+                                  const std::vector<std::string>& with_value,
+                                  const std::vector<std::string>& flags, int& exit_code) {
+  absl::StatusOr<Args> parsed = parse_args(args, with_value, flags);
+  if (!parsed.ok()) {
+    exit_code = fail(std::string(parsed.status().message()));
+    return std::nullopt;
+  }
+  if (parsed->help) {
+    std::fputs(help, stdout);
+    exit_code = 0;
+    return std::nullopt;
+  }
+  return *std::move(parsed);
+}
+
+int usage(const char* help) {
+  std::fputs(help, stderr);
+  return 2;
+}
+
 std::optional<std::vector<double>> parse_numbers(const std::string& text) {
   std::vector<double> out;
   for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipEmpty())) {

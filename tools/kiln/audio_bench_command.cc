@@ -32,17 +32,12 @@ constexpr char kHelp[] =
 }  // namespace
 
 int audio_bench_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args =
-      parse_args(argv, {"out", "per-class", "pool", "seed", "seconds", "domains"}, {});
-  if (!args.ok()) return fail(std::string(args.status().message()));
-  if (args->help) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
-  if (args->positional.size() != 1 || args->positional[0] != "generate" || !args->option("out")) {
-    std::fputs(kHelp, stderr);
-    return 2;
-  }
+  int exit_code = 0;
+  const std::optional<Args> args = parse_command(
+      argv, kHelp, {"out", "per-class", "pool", "seed", "seconds", "domains"}, {}, exit_code);
+  if (!args) return exit_code;
+  if (args->positional.size() != 1 || args->positional[0] != "generate" || !args->option("out"))
+    return usage(kHelp);
   data::AudioBenchOptions o;
   o.out_dir = *args->option("out");
   const std::optional<int64_t> per_class = parse_int(args->option("per-class"), o.per_class);

@@ -33,21 +33,15 @@ void print(const train::BenchResult& r, bool json) {
 }  // namespace
 
 int bench_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = parse_args(argv, {}, {"json", "ops"});
-  if (!args.ok()) return fail(std::string(args.status().message()));
-  if (args->help) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
+  int exit_code = 0;
+  const std::optional<Args> args = parse_command(argv, kHelp, {}, {"json", "ops"}, exit_code);
+  if (!args) return exit_code;
   const bool json = args->has_flag("json");
   if (args->has_flag("ops")) {
     for (const train::BenchResult& r : train::bench_ops({})) print(r, json);
     return 0;
   }
-  if (args->positional.size() != 1) {
-    std::fputs(kHelp, stderr);
-    return 2;
-  }
+  if (args->positional.size() != 1) return usage(kHelp);
   absl::StatusOr<train::ExperimentConfig> config =
       train::load_experiment(args->positional[0], args->sets);
   if (!config.ok()) return fail(std::string(config.status().message()));

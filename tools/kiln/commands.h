@@ -45,6 +45,16 @@ absl::StatusOr<Args> parse_args(const std::vector<std::string>& args,
                                 const std::vector<std::string>& with_value,
                                 const std::vector<std::string>& flags);
 
+// parse_args for a command whose help text is `help`: --help prints it to
+// stdout and a parse error prints "kiln: <error>" to stderr; both return
+// nullopt with `exit_code` set to what the command returns (0 and 1).
+std::optional<Args> parse_command(const std::vector<std::string>& args, const char* help,
+                                  const std::vector<std::string>& with_value,
+                                  const std::vector<std::string>& flags, int& exit_code);
+
+// Bad usage: prints `help` to stderr and returns 2.
+int usage(const char* help);
+
 // "1,2.5,4" -> numbers; nullopt if any part is not a number or none is given.
 std::optional<std::vector<double>> parse_numbers(const std::string& text);
 // An integer option: `fallback` when absent, nullopt when not an integer.

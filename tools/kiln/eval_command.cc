@@ -29,18 +29,13 @@ constexpr char kHelp[] =
 }  // namespace
 
 int eval_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args =
-      parse_args(argv, {"checkpoint", "buckets", "max-batches", "out"}, {"ema", "by-position"});
-  if (!args.ok()) return fail(std::string(args.status().message()));
-  if (args->help) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
+  int exit_code = 0;
+  const std::optional<Args> args =
+      parse_command(argv, kHelp, {"checkpoint", "buckets", "max-batches", "out"},
+                    {"ema", "by-position"}, exit_code);
+  if (!args) return exit_code;
   const std::optional<std::string> path = args->option("checkpoint");
-  if (args->positional.size() != 1 || !path) {
-    std::fputs(kHelp, stderr);
-    return 2;
-  }
+  if (args->positional.size() != 1 || !path) return usage(kHelp);
   absl::StatusOr<train::ExperimentConfig> config =
       train::load_experiment(args->positional[0], args->sets);
   if (!config.ok()) return fail(std::string(config.status().message()));

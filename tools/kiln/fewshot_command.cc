@@ -33,18 +33,12 @@ constexpr char kHelp[] =
 }  // namespace
 
 int fewshot_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args =
-      parse_args(argv, {"checkpoint", "shots", "queries", "seed", "out"}, {});
-  if (!args.ok()) return fail(std::string(args.status().message()));
-  if (args->help) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
+  int exit_code = 0;
+  const std::optional<Args> args =
+      parse_command(argv, kHelp, {"checkpoint", "shots", "queries", "seed", "out"}, {}, exit_code);
+  if (!args) return exit_code;
   const std::optional<std::string> path = args->option("checkpoint");
-  if (args->positional.size() != 1 || !path) {
-    std::fputs(kHelp, stderr);
-    return 2;
-  }
+  if (args->positional.size() != 1 || !path) return usage(kHelp);
   // A trained checkpoint holds every weight: the starting points of the
   // vision encoder and the LM are not needed (nor need they still exist).
   std::vector<std::string> sets = args->sets;

@@ -49,16 +49,11 @@ int print_counts(const std::string& model, const train::ParameterCounts& counts,
 }  // namespace
 
 int info_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = parse_args(argv, {}, {"json", "count-only"});
-  if (!args.ok()) return fail(std::string(args.status().message()));
-  if (args->help) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
-  if (args->positional.size() != 1) {
-    std::fputs(kHelp, stderr);
-    return 2;
-  }
+  int exit_code = 0;
+  const std::optional<Args> args =
+      parse_command(argv, kHelp, {}, {"json", "count-only"}, exit_code);
+  if (!args) return exit_code;
+  if (args->positional.size() != 1) return usage(kHelp);
   absl::StatusOr<train::ExperimentConfig> config =
       train::load_experiment(args->positional[0], args->sets);
   if (!config.ok()) return fail(std::string(config.status().message()));

@@ -46,19 +46,14 @@ std::optional<double> parse_double(const std::optional<std::string>& text, doubl
 }  // namespace
 
 int linear_eval_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = parse_args(
-      argv, {"checkpoint", "tasks", "bench", "input-key", "l2", "lr", "steps", "out"}, {"ema"});
-  if (!args.ok()) return fail(std::string(args.status().message()));
-  if (args->help) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
+  int exit_code = 0;
+  const std::optional<Args> args = parse_command(
+      argv, kHelp, {"checkpoint", "tasks", "bench", "input-key", "l2", "lr", "steps", "out"},
+      {"ema"}, exit_code);
+  if (!args) return exit_code;
   const std::optional<std::string> path = args->option("checkpoint");
   const std::optional<std::string> task_list = args->option("tasks");
-  if (args->positional.size() != 1 || !path || !task_list) {
-    std::fputs(kHelp, stderr);
-    return 2;
-  }
+  if (args->positional.size() != 1 || !path || !task_list) return usage(kHelp);
   train::LinearEvalOptions eval;
   const std::vector<std::string> items = absl::StrSplit(*task_list, ',', absl::SkipEmpty());
   for (const std::string& item : items) {

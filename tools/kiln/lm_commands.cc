@@ -143,16 +143,11 @@ LayerStats layer_stats(const Tensor& x) {
 }  // namespace
 
 int rankcollapse_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = parse_args(argv, {"batches", "only", "out"}, {});
-  if (!args.ok()) return fail(std::string(args.status().message()));
-  if (args->help) {
-    std::fputs(kRankCollapseHelp, stdout);
-    return 0;
-  }
-  if (args->positional.size() != 1) {
-    std::fputs(kRankCollapseHelp, stderr);
-    return 2;
-  }
+  int exit_code = 0;
+  const std::optional<Args> args =
+      parse_command(argv, kRankCollapseHelp, {"batches", "only", "out"}, {}, exit_code);
+  if (!args) return exit_code;
+  if (args->positional.size() != 1) return usage(kRankCollapseHelp);
   const std::optional<int64_t> batches = parse_int(args->option("batches"), 1);
   if (!batches || *batches < 1) return fail("--batches takes an integer >= 1");
   absl::StatusOr<Experiments> experiments =
@@ -255,16 +250,11 @@ std::string file_safe(const std::string& s) {
 }  // namespace
 
 int curves_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = parse_args(argv, {"metrics", "smooth", "only", "out"}, {});
-  if (!args.ok()) return fail(std::string(args.status().message()));
-  if (args->help) {
-    std::fputs(kCurvesHelp, stdout);
-    return 0;
-  }
-  if (args->positional.size() != 1) {
-    std::fputs(kCurvesHelp, stderr);
-    return 2;
-  }
+  int exit_code = 0;
+  const std::optional<Args> args =
+      parse_command(argv, kCurvesHelp, {"metrics", "smooth", "only", "out"}, {}, exit_code);
+  if (!args) return exit_code;
+  if (args->positional.size() != 1) return usage(kCurvesHelp);
   const std::optional<int64_t> smooth = parse_int(args->option("smooth"), 1);
   if (!smooth || *smooth < 1) return fail("--smooth takes an integer >= 1");
   absl::StatusOr<Experiments> experiments =
@@ -393,18 +383,13 @@ Tensor byte_tokens(const std::vector<std::string>& rows) {
 }  // namespace
 
 int needle_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = parse_args(
-      argv, {"checkpoint", "lengths", "depths", "trials", "candidates", "seed", "out"}, {"ema"});
-  if (!args.ok()) return fail(std::string(args.status().message()));
-  if (args->help) {
-    std::fputs(kNeedleHelp, stdout);
-    return 0;
-  }
+  int exit_code = 0;
+  const std::optional<Args> args = parse_command(
+      argv, kNeedleHelp, {"checkpoint", "lengths", "depths", "trials", "candidates", "seed", "out"},
+      {"ema"}, exit_code);
+  if (!args) return exit_code;
   const std::optional<std::string> path = args->option("checkpoint");
-  if (args->positional.size() != 1 || !path) {
-    std::fputs(kNeedleHelp, stderr);
-    return 2;
-  }
+  if (args->positional.size() != 1 || !path) return usage(kNeedleHelp);
   absl::StatusOr<train::ExperimentConfig> config =
       train::load_experiment(args->positional[0], args->sets);
   if (!config.ok()) return fail(std::string(config.status().message()));

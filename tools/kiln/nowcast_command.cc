@@ -47,17 +47,12 @@ constexpr char kExportHelp[] =
 }  // namespace
 
 int nowcast_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = parse_args(
-      argv, {"batches", "samples", "seed", "png", "checkpoint", "png-members"}, {"json"});
-  if (!args.ok()) return fail(std::string(args.status().message()));
-  if (args->help) {
-    std::fputs(kNowcastHelp, stdout);
-    return 0;
-  }
-  if (args->positional.size() != 1) {
-    std::fputs(kNowcastHelp, stderr);
-    return 2;
-  }
+  int exit_code = 0;
+  const std::optional<Args> args = parse_command(
+      argv, kNowcastHelp, {"batches", "samples", "seed", "png", "checkpoint", "png-members"},
+      {"json"}, exit_code);
+  if (!args) return exit_code;
+  if (args->positional.size() != 1) return usage(kNowcastHelp);
   const std::optional<int64_t> batches = parse_int(args->option("batches"), 0);
   const std::optional<int64_t> samples = parse_int(args->option("samples"), 1);
   const std::optional<int64_t> seed = parse_int(args->option("seed"), 0);
@@ -111,16 +106,11 @@ int nowcast_command(const std::vector<std::string>& argv) {
 }
 
 int radar_export_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = parse_args(argv, {"out", "count", "split"}, {});
-  if (!args.ok()) return fail(std::string(args.status().message()));
-  if (args->help) {
-    std::fputs(kExportHelp, stdout);
-    return 0;
-  }
-  if (args->positional.size() != 1 || !args->option("out")) {
-    std::fputs(kExportHelp, stderr);
-    return 2;
-  }
+  int exit_code = 0;
+  const std::optional<Args> args =
+      parse_command(argv, kExportHelp, {"out", "count", "split"}, {}, exit_code);
+  if (!args) return exit_code;
+  if (args->positional.size() != 1 || !args->option("out")) return usage(kExportHelp);
   const std::optional<int64_t> count = parse_int(args->option("count"), 64);
   if (!count || *count < 1) return fail("--count needs an integer >= 1");
   const std::string split = args->option("split").value_or("train");

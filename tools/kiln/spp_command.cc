@@ -32,16 +32,11 @@ constexpr char kHelp[] =
 }  // namespace
 
 int spp_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = parse_args(argv, {"vary", "batch", "output"}, {"gaussian"});
-  if (!args.ok()) return fail(std::string(args.status().message()));
-  if (args->help) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
-  if (args->positional.size() != 1) {
-    std::fputs(kHelp, stderr);
-    return 2;
-  }
+  int exit_code = 0;
+  const std::optional<Args> args =
+      parse_command(argv, kHelp, {"vary", "batch", "output"}, {"gaussian"}, exit_code);
+  if (!args) return exit_code;
+  if (args->positional.size() != 1) return usage(kHelp);
   const std::string& path = args->positional[0];
   train::SppSpec spec;
   if (train::is_spp_file(path)) {

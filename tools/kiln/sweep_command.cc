@@ -24,16 +24,10 @@ constexpr char kHelp[] =
 }  // namespace
 
 int sweep_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = parse_args(argv, {"only"}, {});
-  if (!args.ok()) return fail(std::string(args.status().message()));
-  if (args->help) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
-  if (args->positional.size() != 1) {
-    std::fputs(kHelp, stderr);
-    return 2;
-  }
+  int exit_code = 0;
+  const std::optional<Args> args = parse_command(argv, kHelp, {"only"}, {}, exit_code);
+  if (!args) return exit_code;
+  if (args->positional.size() != 1) return usage(kHelp);
   absl::StatusOr<train::SweepSpec> spec = train::load_sweep(args->positional[0], args->sets);
   if (!spec.ok()) return fail(std::string(spec.status().message()));
   train::install_stop_signal_handlers();

@@ -68,12 +68,10 @@ int report_failure(train::Communicator& comm, const absl::Status& status) {
 }  // namespace
 
 int train_command(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = parse_args(argv, {"resume", "stop-after", "collective-timeout"}, {});
-  if (!args.ok()) return fail(std::string(args.status().message()));
-  if (args->help) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
+  int exit_code = 0;
+  const std::optional<Args> args =
+      parse_command(argv, kHelp, {"resume", "stop-after", "collective-timeout"}, {}, exit_code);
+  if (!args) return exit_code;
   const std::optional<std::string> resume = args->option("resume");
   std::string config_path;
   if (args->positional.size() == 1) {
@@ -81,8 +79,7 @@ int train_command(const std::vector<std::string>& argv) {
   } else if (args->positional.empty() && resume) {
     config_path = (std::filesystem::path(*resume) / "config.json").string();
   } else {
-    std::fputs(kHelp, stderr);
-    return 2;
+    return usage(kHelp);
   }
   train::CommunicatorOptions comm_options;
   if (auto timeout = args->option("collective-timeout")) {
