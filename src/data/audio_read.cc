@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "kiln/data/audio.h"
+#include "kiln/io/file.h"
 
 namespace kiln::data {
 namespace {
@@ -75,15 +76,8 @@ absl::Status check_wav_data_chunk(const std::string& path, uint64_t file_size) {
 }  // namespace
 
 absl::StatusOr<Waveform> read_audio(const std::string& path) {
+  if (absl::Status s = io::check_regular_file(path); !s.ok()) return s;
   std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) {
-    return absl::NotFoundError(
-        absl::StrCat(path, ": cannot open: ", ec ? ec.message() : "no such file"));
-  }
-  if (!fs::is_regular_file(status)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
-  }
   const uint64_t file_size = fs::file_size(path, ec);
   if (ec) return absl::NotFoundError(absl::StrCat(path, ": cannot stat: ", ec.message()));
   if (absl::Status wav = check_wav_data_chunk(path, file_size); !wav.ok()) return wav;

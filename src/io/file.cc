@@ -22,7 +22,7 @@ struct FileCloser {
 };
 }  // namespace
 
-absl::StatusOr<std::string> read_file(const std::string& path) {
+absl::Status check_regular_file(const std::string& path) {
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
   if (ec || !fs::exists(status)) {
@@ -32,6 +32,11 @@ absl::StatusOr<std::string> read_file(const std::string& path) {
   if (!fs::is_regular_file(status)) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> read_file(const std::string& path) {
+  if (absl::Status s = check_regular_file(path); !s.ok()) return s;
   std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
   if (file == nullptr) {
     return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));

@@ -11,6 +11,10 @@
 
 namespace kiln::io {
 
+// OK if `path` names an existing regular file; otherwise NotFound (missing)
+// or InvalidArgument (a directory, a device...) naming it.
+absl::Status check_regular_file(const std::string& path);
+
 // The bytes of the regular file at `path`: NotFound if it is missing,
 // InvalidArgument if it is not a regular file, DataLoss on a read error.
 absl::StatusOr<std::string> read_file(const std::string& path);
