@@ -57,6 +57,28 @@ TEST_F(EvalCli, ReproducesTheRunsFinalEvaluation) {
   }
 }
 
+// A run that evaluates its EMA weights: kiln eval does too, by default.
+TEST_F(EvalCli, EvaluatesTheEmaWeightsWhenTheRunDid) {
+  train::Json json = tiny_config(dir_.path() / "ema_run");
+  json["train"]["ema_decay"] = 0.9;
+  const std::string config_path = write_config(dir_.path(), "ema.json", json);
+  absl::StatusOr<train::ExperimentConfig> config = train::load_experiment(config_path, {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  train::TrainOptions options;
+  options.console = std::fopen("/dev/null", "w");
+  absl::StatusOr<train::TrainResult> run = train::train(*config, options);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const std::string weights = (dir_.path() / "ema_run").string();
+
+  const train::Json ema = printed_json(run_kiln({"eval", config_path, "--checkpoint", weights}));
+  ASSERT_TRUE(ema.is_object());
+  EXPECT_DOUBLE_EQ(ema.at("loss").get<double>(), run->summary.at("eval_loss").get<double>());
+  const train::Json model = printed_json(run_kiln(
+      {"eval", config_path, "--checkpoint", weights, "--set", "train.eval_with_ema=false"}));
+  ASSERT_TRUE(model.is_object());
+  EXPECT_NE(model.at("loss").get<double>(), ema.at("loss").get<double>());
+}
+
 TEST_F(EvalCli, InitEvaluatesTheRunsInitialisation) {
   const CommandResult result = run_kiln({"eval", config_, "--checkpoint", "init"});
   ASSERT_EQ(result.exit_code, 0) << result.output;

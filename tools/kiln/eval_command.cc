@@ -16,7 +16,10 @@ constexpr char kHelp[] =
     "Evaluates a checkpoint on the held-out split of CONFIG's data and prints\n"
     "the metrics as JSON. PATH is a checkpoint directory (step_NNNNNNNNNN), a\n"
     "run's checkpoints/ directory or a run directory (its newest checkpoint),\n"
-    "or \"init\" (the run's initialisation). --ema evaluates the EMA weights.\n"
+    "or \"init\" (the run's initialisation). The weights are those the run\n"
+    "evaluated: the EMA's when CONFIG has train.ema_decay > 0 and\n"
+    "train.eval_with_ema (the default), else the model's; --ema asks for the\n"
+    "EMA's, --set train.eval_with_ema=false for the model's.\n"
     "\n"
     "Language models: --by-position also reports the negative log-likelihood by\n"
     "token position (the Gemini 1.5 report's long-context measure): the mean NLL\n"
@@ -42,11 +45,14 @@ int eval_command(const std::vector<std::string>& argv) {
   Context context({.num_threads = config->train.threads});
   ContextScope scope(context);
 
+  // The weights the run itself evaluated, unless --ema asks for the EMA's.
+  const bool evaluate_ema =
+      args->has_flag("ema") || (config->train.ema_decay > 0 && config->train.eval_with_ema);
   absl::StatusOr<train::RunData> data = train::build_data(*config);
   if (!data.ok()) return fail(std::string(data.status().message()));
   absl::StatusOr<train::TrainedModel> trained = train::load_trained_model(
       *config, {.input_shape = data->input_shape, .num_classes = data->num_classes}, *path,
-      args->has_flag("ema") ? "ema_model" : "model");
+      evaluate_ema ? "ema_model" : "model");
   if (!trained.ok()) return fail(std::string(trained.status().message()));
   const std::shared_ptr<models::Model>& model = trained->model;
 
