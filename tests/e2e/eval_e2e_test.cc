@@ -2,6 +2,9 @@
 // held-out metrics; missing weights are a clear error.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <memory>
+
 #include "kiln/train/trainer.h"
 #include "tests/e2e/e2e_util.h"
 
@@ -17,17 +20,25 @@ train::Json printed_json(const CommandResult& result) {
   return train::Json::parse(result.output.substr(at), nullptr, /*allow_exceptions=*/false);
 }
 
+// Trains the config file at `path` without console output; its summary.
+absl::StatusOr<train::Json> train_quietly(const std::string& path) {
+  absl::StatusOr<train::ExperimentConfig> config = train::load_experiment(path, {});
+  if (!config.ok()) return config.status();
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> null(std::fopen("/dev/null", "w"), &std::fclose);
+  train::TrainOptions options;
+  options.console = null.get();
+  absl::StatusOr<train::TrainResult> result = train::train(*config, options);
+  if (!result.ok()) return result.status();
+  return result->summary;
+}
+
 class EvalCli : public ::testing::Test {
  protected:
   void SetUp() override {
     config_ = write_config(dir_.path(), "run.json", tiny_config(run_dir()));
-    absl::StatusOr<train::ExperimentConfig> config = train::load_experiment(config_, {});
-    ASSERT_TRUE(config.ok()) << config.status();
-    train::TrainOptions options;
-    options.console = std::fopen("/dev/null", "w");
-    absl::StatusOr<train::TrainResult> result = train::train(*config, options);
-    ASSERT_TRUE(result.ok()) << result.status();
-    summary_ = result->summary;
+    absl::StatusOr<train::Json> summary = train_quietly(config_);
+    ASSERT_TRUE(summary.ok()) << summary.status();
+    summary_ = *summary;
   }
   fs::path run_dir() const { return dir_.path() / "run"; }
 
@@ -62,17 +73,13 @@ TEST_F(EvalCli, EvaluatesTheEmaWeightsWhenTheRunDid) {
   train::Json json = tiny_config(dir_.path() / "ema_run");
   json["train"]["ema_decay"] = 0.9;
   const std::string config_path = write_config(dir_.path(), "ema.json", json);
-  absl::StatusOr<train::ExperimentConfig> config = train::load_experiment(config_path, {});
-  ASSERT_TRUE(config.ok()) << config.status();
-  train::TrainOptions options;
-  options.console = std::fopen("/dev/null", "w");
-  absl::StatusOr<train::TrainResult> run = train::train(*config, options);
-  ASSERT_TRUE(run.ok()) << run.status();
+  absl::StatusOr<train::Json> summary = train_quietly(config_path);
+  ASSERT_TRUE(summary.ok()) << summary.status();
   const std::string weights = (dir_.path() / "ema_run").string();
 
   const train::Json ema = printed_json(run_kiln({"eval", config_path, "--checkpoint", weights}));
   ASSERT_TRUE(ema.is_object());
-  EXPECT_DOUBLE_EQ(ema.at("loss").get<double>(), run->summary.at("eval_loss").get<double>());
+  EXPECT_DOUBLE_EQ(ema.at("loss").get<double>(), summary->at("eval_loss").get<double>());
   const train::Json model = printed_json(run_kiln(
       {"eval", config_path, "--checkpoint", weights, "--set", "train.eval_with_ema=false"}));
   ASSERT_TRUE(model.is_object());
