@@ -49,8 +49,10 @@
 // special values there):
 //   exp, log, log1p, tanh, sigmoid, sigmoid_pair(x, &s, &one_minus_s), erf,
 //   erfc, normal_cdf, normal_pdf, exp_sum(a, b) = exp(a + b) for a small
-//   correction b kept apart from the rounding of a + b, and exp2_in_range(v)
-//   = 2^v for v already bounded to [-kExp2FastMax, kExp2FastMax]
+//   correction b kept apart from the rounding of a + b; without range tests,
+//   for callers that bound the argument themselves: exp_in_range(x) (x in
+//   [-kExpFastMax, kExpFastMax]) and exp2_in_range(v) = 2^v (v in
+//   [-kExp2FastMax, kExp2FastMax])
 // Only explicit fmadd/fmsub/fnmadd are sure to fuse, but GCC may also fuse
 // a * b + c written with operators (-ffp-contract=fast is its C++ default):
 // where bits must match a scalar reference, avoid that pattern.
